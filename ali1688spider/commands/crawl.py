@@ -1,0 +1,53 @@
+"""``scrapy crawl`` that checks spider arguments first and exits non-zero on a failed crawl.
+
+A bad ``-a`` argument ends the command with one usage line (exit 2) before anything starts;
+a crawl that closes with an ``ali1688_*`` failure reason exits 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from ali1688spider.crawl.config import ConfigError
+from ali1688spider.crawl.runtime import check_settings
+from ali1688spider.spiders.arguments import SpiderArgumentError
+
+if TYPE_CHECKING:
+    import argparse
+
+#: Close reasons after which the data is not what the user asked for.
+FAILURE_REASONS = frozenset(
+    {"ali1688_bad_credentials", "ali1688_quota_exhausted", "ali1688_incomplete"}
+)
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            super().run(args, opts)
+            return
+        assert self.crawler_process
+        try:
+            check_settings(self.settings)
+        except ConfigError as exc:
+            raise UsageError(str(exc), print_help=False) from None
+        try:
+            spidercls = self.crawler_process.spider_loader.load(args[0])
+        except KeyError:
+            raise UsageError(f"no spider named {args[0]!r}", print_help=False) from None
+        check = getattr(spidercls, "check_arguments", None)
+        if check is not None:
+            try:
+                check(opts.spargs)
+            except SpiderArgumentError as exc:
+                raise UsageError(str(exc), print_help=False) from None
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        elif crawler.stats and crawler.stats.get_value("finish_reason") in FAILURE_REASONS:
+            self.exitcode = 1

@@ -1,0 +1,1 @@
+"""Scrapy glue for the 1688 protocol: requests, signing handler, middleware, rate limits."""

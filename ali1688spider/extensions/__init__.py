@@ -1,0 +1,1 @@
+"""Scrapy extensions of ali1688spider."""

@@ -1,0 +1,46 @@
+"""Writes the crawl's final stats as JSON to ``ALI1688_STATS_FILE`` (for monitors and tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from ali1688spider.crawl.config import get_str
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    """Write *data* as JSON to *path* through a temporary file, so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+class StatsFile:
+    def __init__(self, crawler: Crawler, path: Path):
+        self.crawler = crawler
+        self.path = path
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        path = get_str(crawler.settings, "ALI1688_STATS_FILE")
+        if not path:
+            raise NotConfigured("set ALI1688_STATS_FILE to write the final stats as JSON")
+        return cls(crawler, Path(path))
+
+    def spider_closed(self, reason: str) -> None:
+        stats = dict(self.crawler.stats.get_stats())
+        stats.setdefault("finish_reason", reason)
+        write_json_atomically(self.path, stats)

@@ -1,0 +1,80 @@
+"""Items of ali1688spider. Fields are declared in the order exporters write them."""
+
+from __future__ import annotations
+
+import scrapy
+
+
+class PriceTier(scrapy.Item):
+    """One wholesale price step: from ``min_quantity`` pieces on, ``price`` each."""
+
+    min_quantity = scrapy.Field()
+    price = scrapy.Field()
+
+
+class Sku(scrapy.Item):
+    """One variant of a product (colour, size…) with its own price and stock."""
+
+    sku_id = scrapy.Field()
+    spec_id = scrapy.Field()
+    attributes = scrapy.Field()
+    price = scrapy.Field()
+    stock = scrapy.Field()
+    sku_code = scrapy.Field()
+
+
+class Product(scrapy.Item):
+    """A 1688 offer, normalized across every API that describes it.
+
+    Prices are decimal strings, dates ISO 8601 with offset, ids strings; ``price_tiers`` and
+    ``skus`` hold dicts shaped like :class:`PriceTier` and :class:`Sku`.
+    """
+
+    product_id = scrapy.Field()
+    seller_open_id = scrapy.Field()
+    member_id = scrapy.Field()
+    title = scrapy.Field()
+    category_id = scrapy.Field()
+    status = scrapy.Field()
+    price_min = scrapy.Field()
+    price_max = scrapy.Field()
+    price_tiers = scrapy.Field()
+    moq = scrapy.Field()
+    unit = scrapy.Field()
+    stock = scrapy.Field()
+    sales = scrapy.Field()
+    skus = scrapy.Field()
+    images = scrapy.Field()
+    detail_url = scrapy.Field()
+    created_at = scrapy.Field()
+    modified_at = scrapy.Field()
+    source_api = scrapy.Field()
+    crawled_at = scrapy.Field()
+
+
+class Category(scrapy.Item):
+    """A node of the 1688 category tree."""
+
+    category_id = scrapy.Field()
+    parent_id = scrapy.Field()
+    name = scrapy.Field()
+    level = scrapy.Field()
+    is_leaf = scrapy.Field()
+
+
+class CrawlReport(scrapy.Item):
+    """How complete a shop or search crawl is, compared with the platform's own counts."""
+
+    spider = scrapy.Field()
+    target = scrapy.Field()
+    official_total = scrapy.Field()
+    unique_fetched = scrapy.Field()
+    missing_count = scrapy.Field()
+    completeness = scrapy.Field()
+    sku_completeness = scrapy.Field()
+    price_completeness = scrapy.Field()
+    calls_spent = scrapy.Field()
+    slices_used = scrapy.Field()
+    verdict = scrapy.Field()
+    started_at = scrapy.Field()
+    finished_at = scrapy.Field()

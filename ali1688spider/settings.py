@@ -1,0 +1,40 @@
+"""Scrapy settings of the ali1688spider project.
+
+The ``ALI1688_*`` settings are not set here: each is read from the Scrapy settings or, when
+unset, from the environment variable of the same name (see ``ali1688spider.crawl.config``).
+"""
+
+BOT_NAME = "ali1688spider"
+SPIDER_MODULES = ["ali1688spider.spiders"]
+NEWSPIDER_MODULE = "ali1688spider.spiders"
+COMMANDS_MODULE = "ali1688spider.commands"
+
+ROBOTSTXT_OBEY = False
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+USER_AGENT = "ali1688spider (+Ocean-SDK-Client compatible)"
+
+# Pacing is the rate limiter's job (ALI1688_QPS); the downloader only needs enough slots to
+# keep calls in flight while earlier ones wait for their answers.
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 32
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = False
+DOWNLOAD_TIMEOUT = 60
+
+DOWNLOAD_HANDLERS = {
+    "http": "ali1688spider.crawl.handler.SigningDownloadHandler",
+    "https": "ali1688spider.crawl.handler.SigningDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    # After HttpCompression (590) has decoded the body, before Scrapy's RetryMiddleware (550).
+    "ali1688spider.crawl.middleware.ApiErrorMiddleware": 560,
+}
+EXTENSIONS = {
+    "ali1688spider.extensions.sandbox.SandboxNotice": 100,
+    "ali1688spider.extensions.statsfile.StatsFile": 900,
+}
+ITEM_PIPELINES: dict[str, int] = {}
+
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

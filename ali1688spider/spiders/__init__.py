@@ -1,0 +1,1 @@
+"""The ali1688 spiders: shop, product, search, categories."""

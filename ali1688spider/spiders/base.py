@@ -1,0 +1,63 @@
+"""The shared base of the ali1688 spiders: arguments, API requests, payload decoding."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import scrapy
+
+from ali1688spider.api.errors import unwrap_result
+from ali1688spider.crawl.config import get_str
+from ali1688spider.crawl.request import build_api_request
+from ali1688spider.crawl.runtime import runtime_for
+from ali1688spider.spiders.arguments import Argument, parse_arguments
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from scrapy.http import Response
+
+
+class Ali1688Spider(scrapy.Spider):
+    """Base spider: declares ``arguments``, builds API calls, counts normalization anomalies."""
+
+    arguments: ClassVar[dict[str, Argument]] = {}
+
+    def __init__(self, name: str | None = None, **kwargs: Any):
+        values = self.check_arguments(kwargs)
+        super().__init__(name)
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def check_arguments(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Parse *raw* ``-a`` arguments; raises SpiderArgumentError with a one-line reason."""
+        values = parse_arguments(cls.name, cls.arguments, raw)
+        cls.check_combination(values)
+        return values
+
+    @classmethod
+    def check_combination(cls, values: dict[str, Any]) -> None:
+        """Hook for rules across arguments (one of, min <= max…)."""
+
+    @property
+    def country(self) -> str:
+        """Language code the cross-border APIs require (``ALI1688_COUNTRY``)."""
+        return get_str(self.crawler.settings, "ALI1688_COUNTRY") or "en"
+
+    def api_request(self, api_name: str, params: Mapping[str, Any], **kwargs: Any) -> scrapy.Request:
+        """An unsigned request for one call of *api_name*; see ``build_api_request``."""
+        return build_api_request(runtime_for(self.crawler).gateway_url, api_name, params, **kwargs)
+
+    def payload(self, response: Response) -> Any:
+        """The business payload of a successful API answer, whatever its envelope."""
+        return unwrap_result(response.json())
+
+    def count_anomalies(self, anomalies: Iterable[str]) -> None:
+        for field in anomalies:
+            self.crawler.stats.inc_value(f"ali1688/normalize/anomaly/{field}")
+
+    @staticmethod
+    def now_iso() -> str:
+        return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,79 @@
+"""The ``product`` spider: full detail of given offers (``-a ids=…`` and/or ``-a ids_file=…``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ali1688spider.api.normalize import normalize_product
+from ali1688spider.api.urls import parse_offer_id
+from ali1688spider.items import Product
+from ali1688spider.spiders.arguments import Argument, SpiderArgumentError, as_existing_file
+from ali1688spider.spiders.base import Ali1688Spider
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+    from scrapy.http import Response
+
+DETAIL_API = "product.search.queryProductDetail"
+
+
+def parse_id_list(text: str) -> list[str]:
+    """Offer ids or detail URLs, comma separated."""
+    return [parse_offer_id(part) for part in text.split(",") if part.strip()]
+
+
+def read_ids_file(path: Path) -> list[str]:
+    """One offer id or detail URL per line; blank lines and ``#`` comments skipped."""
+    ids = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            ids.append(parse_offer_id(text))
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: {exc}") from None
+    return ids
+
+
+class ProductSpider(Ali1688Spider):
+    """Yields one ``Product`` with SKUs, tiered prices, MOQ and stock per requested offer."""
+
+    name = "product"
+    arguments = {
+        "ids": Argument(parse_id_list, "a comma list of offer ids or detail.1688.com URLs"),
+        "ids_file": Argument(as_existing_file, "a path to a file with one offer id or URL per line"),
+    }
+
+    @classmethod
+    def check_combination(cls, values: dict[str, Any]) -> None:
+        if not values["ids"] and values["ids_file"] is None:
+            raise SpiderArgumentError(
+                "spider 'product' needs -a ids=ID,ID… or -a ids_file=PATH (offer ids or URLs)"
+            )
+        if values["ids_file"] is not None:
+            try:
+                values["ids_file_ids"] = read_ids_file(values["ids_file"])
+            except (ValueError, OSError) as exc:
+                raise SpiderArgumentError(f"argument ids_file of spider 'product': {exc}") from None
+
+    def offer_ids(self) -> list[str]:
+        """Every requested id once, in the order given."""
+        ids = list(self.ids or []) + list(getattr(self, "ids_file_ids", []))
+        return list(dict.fromkeys(ids))
+
+    async def start(self) -> AsyncIterator[Any]:
+        for offer_id in self.offer_ids():
+            yield self.detail_request(offer_id)
+
+    def detail_request(self, offer_id: str):
+        params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
+        return self.api_request(DETAIL_API, params, callback=self.parse_detail)
+
+    def parse_detail(self, response: Response) -> Iterator[Product]:
+        product, anomalies = normalize_product(DETAIL_API, self.payload(response))
+        self.count_anomalies(anomalies)
+        product["crawled_at"] = self.now_iso()
+        yield Product(product)

@@ -1,0 +1,175 @@
+"""Shared fixtures: a sandbox gateway in a subprocess, and real ``scrapy crawl`` runs against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@dataclass
+class SandboxProcess:
+    """A sandbox gateway running as ``python -m ali1688spider.sandbox`` in a subprocess."""
+
+    process: subprocess.Popen
+    info: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return self.info["url"]
+
+    @property
+    def base_url(self) -> str:
+        return self.info["url"].rsplit("/openapi", 1)[0]
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return {k: self.info[k] for k in ("app_key", "app_secret", "access_token", "refresh_token")}
+
+    def get(self, path: str) -> Any:
+        response = requests.get(self.base_url + path, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, payload: dict | None = None) -> Any:
+        response = requests.post(self.base_url + path, json=payload or {}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def shops(self) -> list[dict[str, Any]]:
+        return self.get("/sandbox/shops")
+
+    def shop(self, max_products: int) -> dict[str, Any]:
+        """The largest shop with at most *max_products* products."""
+        fitting = [s for s in self.shops() if s["products"] <= max_products]
+        return max(fitting, key=lambda s: s["products"])
+
+    def stats(self) -> dict[str, Any]:
+        return self.get("/sandbox/stats")
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """Environment that points a crawl at this sandbox with its public credentials."""
+        creds = self.credentials
+        values = {
+            "ALI1688_GATEWAY_URL": self.url,
+            "ALI1688_APP_KEY": creds["app_key"],
+            "ALI1688_APP_SECRET": creds["app_secret"],
+            "ALI1688_ACCESS_TOKEN": creds["access_token"],
+            "ALI1688_REFRESH_TOKEN": creds["refresh_token"],
+        }
+        values.update(overrides)
+        return values
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_sandbox_process(*args: str) -> SandboxProcess:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ali1688spider.sandbox", "--port", "0", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+    )
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        raise RuntimeError(f"sandbox did not start (args {args})")
+    return SandboxProcess(process, json.loads(line))
+
+
+@pytest.fixture
+def sandbox_factory():
+    """Start sandboxes with given command-line options; all are stopped after the test."""
+    started: list[SandboxProcess] = []
+
+    def start(*args: str) -> SandboxProcess:
+        sandbox = start_sandbox_process(*args)
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One unlimited sandbox shared by the tests that only read from it."""
+    process = start_sandbox_process("--qps", "0")
+    yield process
+    process.stop()
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    log: str
+    output: Path
+    stats_path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        if not self.output.exists():
+            return []
+        lines = self.output.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return json.loads(self.stats_path.read_text(encoding="utf-8"))
+
+
+def run_crawl(
+    spider: str,
+    tmp_path: Path,
+    *,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    output_name: str = "items.jsonl",
+    timeout: float = 240,
+) -> CrawlResult:
+    """Run ``scrapy crawl SPIDER`` in a subprocess from the project directory."""
+    output = tmp_path / output_name
+    stats_path = tmp_path / "stats.json"
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(output)]
+    for key, value in (args or {}).items():
+        command += ["-a", f"{key}={value}"]
+    all_settings = {"ALI1688_STATS_FILE": str(stats_path), "LOG_LEVEL": "INFO"}
+    all_settings.update(settings or {})
+    for key, value in all_settings.items():
+        command += ["-s", f"{key}={value}"]
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    child_env.update(env or {})
+    completed = subprocess.run(
+        command, cwd=REPO, env=child_env, capture_output=True, text=True, timeout=timeout
+    )
+    return CrawlResult(completed.returncode, completed.stdout + completed.stderr, output, stats_path)
+
+
+@pytest.fixture
+def crawl(tmp_path):
+    """``crawl(spider, args=…, settings=…, env=…)`` runs a real crawl in a subprocess."""
+
+    def run(spider: str, **kwargs: Any) -> CrawlResult:
+        return run_crawl(spider, tmp_path, **kwargs)
+
+    return run
