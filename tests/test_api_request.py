@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from scrapy.utils.request import RequestFingerprinter, request_from_dict, request_to_dict
+from scrapy.utils.request import RequestFingerprinter, request_from_dict
 from scrapy.utils.test import get_crawler
 
 from ali1688spider.crawl.request import build_api_request, canonical_api_url
@@ -43,6 +43,6 @@ def test_body_holds_business_parameters_only_encoded_as_sent():
 
 def test_request_survives_jobdir_and_redis_serialization():
     request = build_api_request(GATEWAY, DETAIL, {"offerDetailParam": {"offerId": 5, "country": "en"}})
-    restored = request_from_dict(pickle.loads(pickle.dumps(request_to_dict(request))))
+    restored = request_from_dict(pickle.loads(pickle.dumps(request.to_dict())))
     assert restored.meta["ali1688_api"] == DETAIL
     assert fingerprint(restored) == fingerprint(request)

@@ -142,10 +142,15 @@ def build_runtime(crawler: Crawler) -> Runtime:
         protocol=protocol,
         top_sign_method=top_sign_method,
         credentials=credential_sets,
-        limiter=LocalRateLimiter(qps),
+        limiter=make_limiter(crawler, qps),
         tokens=TokenManager(_oauth_base(gateway_url, sandbox), credential_sets),
         sandbox=sandbox,
     )
+
+
+def make_limiter(crawler: Crawler, qps: float) -> LocalRateLimiter:
+    """The rate limiter shared by every call of this process."""
+    return LocalRateLimiter(qps)
 
 
 def _oauth_base(gateway_url: str, sandbox: Any) -> str:

@@ -14,7 +14,7 @@ from ali1688spider.crawl.runtime import runtime_for
 from ali1688spider.spiders.arguments import Argument, parse_arguments
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import AsyncIterator, Iterable, Mapping
 
     from scrapy.http import Response
 
@@ -27,8 +27,21 @@ class Ali1688Spider(scrapy.Spider):
     def __init__(self, name: str | None = None, **kwargs: Any):
         values = self.check_arguments(kwargs)
         super().__init__(name)
+        self.args = values
         for key, value in values.items():
             setattr(self, key, value)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.requests_for(self.args):
+            yield request
+
+    def requests_for(self, args: dict[str, Any]) -> Iterable[scrapy.Request]:
+        """The first calls for one job given by parsed arguments *args*.
+
+        The spider's own ``-a`` arguments are one job; in distributed mode each seed taken
+        from Redis is another, parsed with ``check_arguments`` the same way.
+        """
+        raise NotImplementedError
 
     @classmethod
     def check_arguments(cls, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from ali1688spider.spiders.arguments import Argument, SpiderArgumentError, as_ex
 from ali1688spider.spiders.base import Ali1688Spider
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
+    from scrapy import Request
     from scrapy.http import Response
 
 DETAIL_API = "product.search.queryProductDetail"
@@ -59,16 +60,12 @@ class ProductSpider(Ali1688Spider):
             except (ValueError, OSError) as exc:
                 raise SpiderArgumentError(f"argument ids_file of spider 'product': {exc}") from None
 
-    def offer_ids(self) -> list[str]:
-        """Every requested id once, in the order given."""
-        ids = list(self.ids or []) + list(getattr(self, "ids_file_ids", []))
-        return list(dict.fromkeys(ids))
-
-    async def start(self) -> AsyncIterator[Any]:
-        for offer_id in self.offer_ids():
+    def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
+        ids = list(args["ids"] or []) + list(args.get("ids_file_ids", []))
+        for offer_id in dict.fromkeys(ids):
             yield self.detail_request(offer_id)
 
-    def detail_request(self, offer_id: str):
+    def detail_request(self, offer_id: str) -> Request:
         params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
         return self.api_request(DETAIL_API, params, callback=self.parse_detail)
 
