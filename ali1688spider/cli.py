@@ -12,6 +12,10 @@ import sys
 
 COMMANDS: dict[str, str] = {
     "sandbox": "ali1688spider.sandbox.cli",
+    "auth": "ali1688spider.tools.auth",
+    "call": "ali1688spider.tools.call",
+    "enqueue": "ali1688spider.tools.enqueue",
+    "report": "ali1688spider.tools.report",
 }
 
 

@@ -32,9 +32,23 @@ DOWNLOADER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "ali1688spider.extensions.sandbox.SandboxNotice": 100,
+    "ali1688spider.crawl.tokens.TokenStoreExtension": 110,
+    "ali1688spider.extensions.progress.Progress": 120,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
 }
-ITEM_PIPELINES: dict[str, int] = {}
+ITEM_PIPELINES = {
+    "ali1688spider.pipelines.validate.ValidationPipeline": 100,
+    "ali1688spider.pipelines.dedupe.DedupePipeline": 200,
+    "ali1688spider.pipelines.completeness.CompletenessPipeline": 300,
+    # Off (NotConfigured) unless ALI1688_DB_URL is set.
+    "ali1688spider.pipelines.sql.SqlPipeline": 400,
+}
+# Distributed mode (scrapy-redis scheduler, Redis seeds) when ALI1688_REDIS_URL is set.
+ADDONS = {
+    "ali1688spider.addon.DistributedAddon": 0,
+}
 
 FEED_EXPORT_ENCODING = "utf-8"
+# CSV cells hold nested fields (skus, price_tiers, images) as JSON text.
+FEED_EXPORTERS = {"csv": "ali1688spider.exporters.JsonCellCsvItemExporter"}
 LOG_LEVEL = "INFO"

@@ -16,6 +16,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"
 
+pytest_plugins = ["postgres_server", "redis_server", "product_samples"]
+
 
 @dataclass
 class SandboxProcess:

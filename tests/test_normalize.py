@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ali1688spider.api.normalize import (
+    fill_missing,
     list_entries,
     list_total,
     normalize_categories,
@@ -443,3 +444,20 @@ def test_odd_category_entries_never_raise():
     assert anomalies == ["category_id", "name"]
     categories, _ = normalize_categories("alibaba.category.get", {"categoryInfo": [None, {"childCategorys": 7}]})
     assert len(categories) == 2
+
+
+def test_a_detail_is_completed_by_the_list_entry_of_the_same_offer():
+    detail, _ = normalize_product(
+        "product.search.queryProductDetail", _sample("product.search.queryProductDetail.response.json")
+    )
+    listing = _partial(
+        "product.search.keywordQuery", product_id=detail["product_id"], title="列表标题",
+        modified_at="2024-04-20T08:00:00+08:00", sales=5,
+    )
+    merged = fill_missing(detail, listing)
+    assert list(merged) == list(detail)
+    assert merged["modified_at"] == "2024-04-20T08:00:00+08:00"  # the detail has none
+    assert merged["title"] == detail["title"] and merged["sales"] == detail["sales"]
+    assert merged["source_api"] == "product.search.queryProductDetail"
+    assert fill_missing(detail, {**listing, "product_id": "1"}) == detail
+    assert fill_missing(detail, None) == detail

@@ -39,7 +39,8 @@ def test_product_crawl_yields_every_product_with_normalized_fields(sandbox, craw
         assert item["price_tiers"] == sorted(item["price_tiers"], key=lambda t: t["min_quantity"])
         assert all(DECIMAL.match(t["price"]) for t in item["price_tiers"])
         assert item["detail_url"] == f"https://detail.1688.com/offer/{item['product_id']}.html"
-        assert item["modified_at"].endswith("+08:00")
+        # queryProductDetail documents createDate only (reference §6.4): no modified_at here.
+        assert item["created_at"].endswith("+08:00")
     assert result.stats["ali1688/calls"] == len(ids)
     assert_no_secrets(sandbox, result.log, result.output.read_text(), result.stats_path.read_text())
 

@@ -426,6 +426,21 @@ def normalize_product(api_name: str, payload: Any) -> tuple[dict[str, Any], list
     return source(reader, api_name, data), reader.anomalies
 
 
+def fill_missing(product: dict[str, Any], other: dict[str, Any] | None) -> dict[str, Any]:
+    """*product* with its None fields taken from *other*, another source's view of the offer.
+
+    A detail answer wins; a list entry of the same offer completes it (queryProductDetail
+    has no modification date, keywordQuery/querySellerOfferList entries do). ``source_api``
+    stays the detail's.
+    """
+    if not other or other.get("product_id") != product.get("product_id"):
+        return product
+    return {
+        key: other.get(key) if value is None and key != "source_api" else value
+        for key, value in product.items()
+    }
+
+
 def list_entries(api_name: str, payload: Any) -> list[dict]:
     """The product entries of a list answer (search ``data[]``, getList ``productInfos[]``)."""
     key, _ = LIST_ENTRIES[api_name]

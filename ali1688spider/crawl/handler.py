@@ -17,6 +17,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from ali1688spider.api.catalogue import get_api
 from ali1688spider.api.wire import WireCall, aop_call, top_call
+from ali1688spider.crawl.quota import QuotaStop
 from ali1688spider.crawl.request import API_META_KEY, PARAMS_META_KEY
 from ali1688spider.crawl.runtime import runtime_for
 
@@ -44,6 +45,7 @@ class SigningDownloadHandler(BaseDownloadHandler):
         self._http = build_from_crawler(HTTP11DownloadHandler, crawler)
         self._runtime: Runtime = runtime_for(crawler)
         self._stats = crawler.stats
+        self._quota_stop = QuotaStop(crawler)
 
     async def download_request(self, request: Request) -> Response:
         api_name = request.meta.get(API_META_KEY)
@@ -52,7 +54,9 @@ class SigningDownloadHandler(BaseDownloadHandler):
         not_before = request.meta.get(NOT_BEFORE_META_KEY)
         if not_before and not_before > time.time():
             await asyncio.sleep(not_before - time.time())
-        credentials = self._runtime.pick_credentials()
+        credentials = await self._runtime.take_call()
+        if credentials is None:
+            raise self._quota_stop(request, self._runtime.quota.per_day)
         await self._runtime.limiter.acquire(credentials.app_key)
         token = self._runtime.tokens.current(credentials.app_key)
         request.meta[APP_KEY_META_KEY] = credentials.app_key
@@ -89,4 +93,4 @@ class SigningDownloadHandler(BaseDownloadHandler):
 
     async def close(self) -> None:
         await self._http.close()
-        await self._runtime.limiter.close()
+        await self._runtime.close_connections()

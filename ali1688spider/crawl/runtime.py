@@ -17,12 +17,14 @@ from scrapy import signals
 from ali1688spider.crawl.config import (
     ConfigError,
     Credentials,
-    credentials_from_settings,
     get_choice,
     get_float,
     get_int,
     get_str,
 )
+from ali1688spider.crawl.credentials import credential_sets_from_settings
+from ali1688spider.crawl.distributed import key_prefix, redis_url
+from ali1688spider.crawl.quota import make_quota
 from ali1688spider.crawl.ratelimit import LocalRateLimiter
 from ali1688spider.crawl.tokens import TokenManager
 
@@ -51,6 +53,8 @@ class Runtime:
     limiter: Any
     tokens: TokenManager
     sandbox: Any = None
+    #: The daily quota counter (``ALI1688_DAILY_QUOTA``), None when there is no quota.
+    quota: Any = None
     _next_credential: int = field(default=0, repr=False)
 
     @property
@@ -62,6 +66,23 @@ class Runtime:
         credentials = self.credentials[self._next_credential % len(self.credentials)]
         self._next_credential += 1
         return credentials
+
+    async def take_call(self) -> Credentials | None:
+        """The credential set for the next call, counted against its daily quota.
+
+        Round robin over the sets whose quota is not spent today; None when every one is spent.
+        """
+        for _ in range(len(self.credentials)):
+            credentials = self.pick_credentials()
+            if self.quota is None or await self.quota.take(credentials.app_key):
+                return credentials
+        return None
+
+    async def close_connections(self) -> None:
+        """Release what the limiter and the quota counter hold (Redis connections)."""
+        await self.limiter.close()
+        if self.quota is not None:
+            await self.quota.close()
 
     def secrets(self) -> tuple[str, ...]:
         values = [s for c in self.credentials for s in c.secrets]
@@ -109,14 +130,27 @@ def _read_settings(settings: BaseSettings) -> dict[str, Any]:
             settings, "ALI1688_TOP_SIGN_METHOD", ("md5", "hmac", "hmac-sha256")
         ),
         "qps": get_float(settings, "ALI1688_QPS"),
-        "credentials": credentials_from_settings(settings),
+        "credentials": credential_sets_from_settings(settings),
+        "redis_url": redis_url(settings),
     }
     if values["qps"] <= 0:
         raise ConfigError("ALI1688_QPS must be > 0 (calls per second per app key)")
-    if values["mode"] == "off" and values["credentials"] is None:
-        raise ConfigError("ALI1688_SANDBOX=off but ALI1688_APP_KEY is not set: set the credentials")
-    for name in ("ALI1688_MAX_REQUESTS", "ALI1688_RETRY_TIMES", "ALI1688_QPS_RETRY_TIMES"):
+    if values["mode"] == "off" and not values["credentials"]:
+        raise ConfigError(
+            "ALI1688_SANDBOX=off but neither ALI1688_APP_KEY nor ALI1688_CREDENTIALS is set: "
+            "set the credentials"
+        )
+    if values["redis_url"] and (values["mode"] == "on" or not values["credentials"]):
+        raise ConfigError(
+            "ALI1688_REDIS_URL is set, so the workers of one crawl need one shared gateway, not an "
+            "embedded sandbox each: set ALI1688_APP_KEY and ALI1688_APP_SECRET (or "
+            "ALI1688_CREDENTIALS), and ALI1688_GATEWAY_URL for a sandbox started with `ali1688 sandbox`"
+        )
+    for name in (
+        "ALI1688_MAX_REQUESTS", "ALI1688_RETRY_TIMES", "ALI1688_QPS_RETRY_TIMES", "ALI1688_DAILY_QUOTA"
+    ):
         get_int(settings, name)
+    get_float(settings, "ALI1688_REDIS_IDLE_TIMEOUT")
     return values
 
 
@@ -125,18 +159,17 @@ def build_runtime(crawler: Crawler) -> Runtime:
     values = _read_settings(settings)
     mode, protocol, qps = values["mode"], values["protocol"], values["qps"]
     top_sign_method = values["top_sign_method"]
-    credentials = values["credentials"]
+    credential_sets = values["credentials"]
     gateway_url = get_str(settings, "ALI1688_GATEWAY_URL")
     sandbox = None
-    if mode == "on" or (mode == "auto" and credentials is None):
+    if mode == "on" or (mode == "auto" and not credential_sets):
         sandbox = _start_embedded_sandbox(qps)
-        credentials = Credentials(**{k: sandbox.credentials[k] for k in (
-            "app_key", "app_secret", "access_token", "refresh_token")})
+        credential_sets = [Credentials(**{k: sandbox.credentials[k] for k in (
+            "app_key", "app_secret", "access_token", "refresh_token")})]
         gateway_url = sandbox.url if protocol == "aop" else f"{sandbox.base_url}/router/rest"
         logger.warning(SANDBOX_BANNER, gateway_url)
         crawler.stats.set_value("ali1688/sandbox", 1)
-    assert gateway_url is not None and credentials is not None
-    credential_sets = [credentials]
+    assert gateway_url is not None and credential_sets
     return Runtime(
         gateway_url=gateway_url,
         protocol=protocol,
@@ -145,12 +178,18 @@ def build_runtime(crawler: Crawler) -> Runtime:
         limiter=make_limiter(crawler, qps),
         tokens=TokenManager(_oauth_base(gateway_url, sandbox), credential_sets),
         sandbox=sandbox,
+        quota=make_quota(settings, values["redis_url"], key_prefix(settings)),
     )
 
 
-def make_limiter(crawler: Crawler, qps: float) -> LocalRateLimiter:
-    """The rate limiter shared by every call of this process."""
-    return LocalRateLimiter(qps)
+def make_limiter(crawler: Crawler, qps: float) -> Any:
+    """The rate limiter of every call: in Redis (shared by all workers) with ALI1688_REDIS_URL."""
+    url = redis_url(crawler.settings)
+    if url is None:
+        return LocalRateLimiter(qps)
+    from ali1688spider.crawl.redis_limiter import RedisRateLimiter
+
+    return RedisRateLimiter(url, qps, prefix=key_prefix(crawler.settings))
 
 
 def _oauth_base(gateway_url: str, sandbox: Any) -> str:

@@ -1,0 +1,1 @@
+"""Item pipelines: validate -> dedupe -> completeness accounting -> SQL storage."""

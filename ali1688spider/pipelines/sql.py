@@ -1,0 +1,201 @@
+"""Stores products (with SKUs, tiers and price history) and categories in ``ALI1688_DB_URL``.
+
+Items are collected into batches of ``ALI1688_DB_BATCH_SIZE`` (or whatever arrived within
+``ALI1688_DB_FLUSH_SECONDS``) and each batch is written in one transaction by a single worker
+thread, so the reactor never waits on the database and the next batch fills while the last
+one commits.
+
+Acknowledged means committed: a product leaves this pipeline — reaches the feed exports, the
+``item_scraped`` signal and ``item_scraped_count`` — only after the transaction holding it has
+committed. A crash loses at most batches that were never acknowledged; a batch is never half
+written. On close everything pending is committed before the run is marked finished. A batch
+that fails is not retried: its items are dropped as not stored and the crawl closes with reason
+``ali1688_db_error``, because going on would crawl what can no longer be stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
+
+from ali1688spider.crawl.config import get_float, get_int, get_str
+from ali1688spider.items import Category, Product
+from ali1688spider.pipelines.validate import validate_product
+from ali1688spider.storage.records import category_row, product_record
+from ali1688spider.storage.store import SETTING, Store, StorageError, describe_error
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+    from ali1688spider.storage.store import BatchResult
+
+logger = logging.getLogger(__name__)
+
+CLOSE_REASON = "ali1688_db_error"
+
+
+class SqlPipeline:
+    def __init__(self, crawler: Crawler, url: str, *, batch_size: int, flush_seconds: float):
+        self.crawler = crawler
+        self.url = url
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.store: Store | None = None
+        self.run_id: int | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.error: str | None = None
+        self._products: list[Any] = []
+        self._categories: list[dict[str, Any]] = []
+        self._waiting: asyncio.Future[str | None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Future[Any]] = set()
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        url = get_str(crawler.settings, SETTING)
+        if not url:
+            raise NotConfigured(f"set {SETTING} (e.g. sqlite:///ali1688.db) to store items in a database")
+        return cls(
+            crawler,
+            url,
+            batch_size=get_int(crawler.settings, "ALI1688_DB_BATCH_SIZE", minimum=1),
+            flush_seconds=get_float(crawler.settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01),
+        )
+
+    async def open_spider(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ali1688-db")
+        try:
+            self.store = await self._in_thread(Store, self.url)
+            version = await self._in_thread(self.store.open)
+            spider = self.crawler.spider.name if self.crawler.spider else "?"
+            self.run_id = await self._in_thread(self.store.start_run, spider, _now())
+        except (StorageError, SQLAlchemyError) as exc:
+            self.error = describe_error(exc)
+            logger.error("%s; closing the crawl", exc)
+            self.crawler.stats.set_value("ali1688/db/error", self.error)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))
+            return
+        logger.info("Storing items in %s (schema version %d, crawl run %d)", self.store.url, version, self.run_id)
+        self.crawler.stats.set_value("ali1688/db/run_id", self.run_id)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, (Product, Category)):
+            return item
+        if self.error is not None:
+            self.crawler.stats.inc_value("ali1688/db/not_stored")
+            raise DropItem(f"not stored in the database: {self.error}", log_level="DEBUG")
+        if isinstance(item, Product):
+            if validate_product(item):
+                # Only possible with ALI1688_VALIDATION=flag: the feed keeps it, the database,
+                # whose prices feed reports and history, does not.
+                self.crawler.stats.inc_value("ali1688/db/skipped_invalid")
+                return item
+            self._products.append(product_record(item))
+        elif item.get("category_id"):
+            self._categories.append(category_row(item))
+        else:
+            self.crawler.stats.inc_value("ali1688/db/skipped_invalid")
+            return item
+        waiting = self._pending_future()
+        if len(self._products) + len(self._categories) >= self.batch_size:
+            self._flush()
+        error = await waiting
+        if error is not None:
+            self.crawler.stats.inc_value("ali1688/db/not_stored")
+            raise DropItem(f"not stored in the database: {error}", log_level="DEBUG")
+        return item
+
+    async def close_spider(self) -> None:
+        self._flush()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def spider_closed(self, reason: str) -> None:
+        """Mark the run finished (after ``close_spider`` committed everything) and let go."""
+        try:
+            if self.store is not None and self.run_id is not None:
+                await self._in_thread(self.store.finish_run, self.run_id, reason=reason)
+        except Exception as exc:  # the crawl is over; its data is already committed
+            logger.error("Could not mark crawl run %s finished: %s", self.run_id, describe_error(exc))
+        finally:
+            if self.store is not None:
+                await self._in_thread(self.store.close)
+            if self.executor is not None:
+                self.executor.shutdown(wait=True)
+
+    def _pending_future(self) -> asyncio.Future[str | None]:
+        if self._waiting is None:
+            loop = asyncio.get_running_loop()
+            self._waiting = loop.create_future()
+            self._timer = loop.call_later(self.flush_seconds, self._flush)
+        return self._waiting
+
+    def _flush(self) -> None:
+        """Hand what is pending to the worker thread as one batch."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        waiting, self._waiting = self._waiting, None
+        products, categories = self._products, self._categories
+        self._products, self._categories = [], []
+        if waiting is None:
+            return
+        if self.error is not None:
+            waiting.set_result(self.error)
+            return
+        write = asyncio.get_running_loop().run_in_executor(
+            self.executor, self.store.write, self.run_id, products, categories
+        )
+        self._writes.add(write)
+        write.add_done_callback(lambda done: self._written(done, waiting, len(products) + len(categories)))
+
+    def _written(self, done: asyncio.Future[BatchResult], waiting: asyncio.Future[str | None], size: int) -> None:
+        self._writes.discard(done)
+        exc = done.exception()
+        if exc is None:
+            self._count(done.result())
+            waiting.set_result(None)
+            return
+        first = self.error is None
+        if first:
+            self.error = describe_error(exc)
+            self.crawler.stats.set_value("ali1688/db/error", self.error)
+        waiting.set_result(self.error)
+        logger.error(
+            "A database batch of %d items failed and was rolled back (%s)%s",
+            size,
+            describe_error(exc),
+            "; closing the crawl" if first else "",
+            exc_info=exc if first else None,
+        )
+        if first:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))
+
+    def _count(self, result: BatchResult) -> None:
+        stats = self.crawler.stats
+        stats.inc_value("ali1688/db/batches")
+        for name in ("stored", "new", "changed", "unchanged", "price_changes", "categories"):
+            value = getattr(result, name)
+            if value:
+                key = name if name in ("stored", "price_changes", "categories") else f"products_{name}"
+                stats.inc_value(f"ali1688/db/{key}", value)
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: function(*args, **kwargs))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,530 @@
+"""The deterministic synthetic catalogue: shops, their products, listing filters, repricing.
+
+Per shop only compact arrays are kept (leaf category, lowest price, dates, sales), built on
+the shop's first use; everything else about a product (title, images, SKUs, tiers) is
+computed on demand from a hash of (seed, offer id), so a 100,000-product shop costs a few
+megabytes and nothing at start. Offer ids are a seeded affine permutation of a running
+product number, so they look random, are unique across shops and map back in O(1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from array import array
+from bisect import bisect_right
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain
+from typing import TYPE_CHECKING, NamedTuple
+
+from ali1688spider.sandbox.categories import Category, CategoryTree
+from ali1688spider.sandbox.options import OWNER_SHOP_SIZE
+from ali1688spider.sandbox.timefmt import CHINA
+from ali1688spider.sandbox.words import (
+    ATTRIBUTE_BRAND,
+    ATTRIBUTE_MATERIAL,
+    ATTRIBUTE_ORIGIN,
+    BRANDS,
+    LOGIN_SYLLABLES,
+    MATERIALS,
+    SHOP_CITIES,
+    SHOP_KINDS,
+    SHOP_WORDS,
+    TITLE_CLOSERS,
+    TITLE_OPENERS,
+    TOP_CATEGORIES,
+    SkuDimension,
+    Word,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+# Catalogue time is fixed (not the wall clock) so that two sandboxes with one seed agree.
+ANCHOR = int(datetime(2026, 1, 1, tzinfo=CHINA).timestamp())
+SPAN = 3 * 365 * 86400
+
+OFFER_BASE, OFFER_RANGE = 600_000_000_000, 100_000_000_000   # 12-digit offer ids
+SKU_BASE, SKU_RANGE = 4_000_000_000_000, 1_000_000_000_000   # 13-digit sku ids
+SKUS_PER_OFFER = 8
+MIN_PRICE, MAX_PRICE = 10, 9_999_999                         # cents
+MOQS = (1, 1, 1, 2, 2, 3, 5, 10, 10, 20, 50, 100)
+ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+FILTER_CACHE_SIZE = 256
+OFFER_CACHE_SIZE = 4096
+
+
+class Scramble:
+    """A seeded bijection of ``range(modulus)``: ``(a*k + b) mod modulus``."""
+
+    def __init__(self, rnd: random.Random, modulus: int):
+        a = rnd.randrange(modulus // 3, modulus) | 1
+        while math.gcd(a, modulus) != 1:
+            a += 2
+        self.a, self.b, self.modulus = a, rnd.randrange(modulus), modulus
+        self.a_inverse = pow(a, -1, modulus)
+
+    def forward(self, k: int) -> int:
+        return (self.a * k + self.b) % self.modulus
+
+    def backward(self, x: int) -> int:
+        return ((x - self.b) * self.a_inverse) % self.modulus
+
+
+@dataclass
+class ShopData:
+    """The arrays of one shop, indexed by the product's position in the default order."""
+
+    leaf: array            # global leaf index
+    price: array           # lowest price, cents (mutable: reprice)
+    created: array         # epoch seconds
+    modified: array        # epoch seconds (mutable: reprice)
+    month_sold: array
+    repurchase: array      # percent
+    by_leaf: dict[int, array]
+    titles: list[str] | None = None   # lower-cased, built on the first keyword filter
+
+
+@dataclass
+class Shop:
+    index: int
+    size: int
+    key_base: int          # first running product number of this shop
+    seller_open_id: str
+    user_id: str
+    member_id: str
+    login_id: str
+    domain: str
+    name: str
+    company_name: str
+    tops: tuple[int, ...]
+    leaf_ids: tuple[int, ...] = field(repr=False)       # global leaf indices it sells in
+    cum_weights: tuple[float, ...] = field(repr=False)  # skewed (Zipf) weights over leaf_ids
+    created: int = 0
+    data: ShopData | None = field(default=None, repr=False)
+
+    @property
+    def shop_url(self) -> str:
+        return f"https://{self.domain}"
+
+
+class Brief(NamedTuple):
+    """What a listing shows of a product (cheap: no SKUs)."""
+
+    shop: Shop
+    index: int
+    offer_id: int
+    leaf: Category
+    title: Word
+    image: str             # relative path under https://cbu01.alicdn.com/
+    moq: int
+    unit: Word
+    price: int             # lowest price, cents
+    created: int
+    modified: int
+    month_sold: int
+    repurchase: int
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku_id: int
+    spec_id: str
+    attributes: tuple[tuple[SkuDimension, Word], ...]
+    price: int
+    stock: int
+    sku_code: str
+    cargo_number: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Everything about one product, in neutral form; views render it per API."""
+
+    brief: Brief
+    images: tuple[str, ...]
+    quote_type: int                       # 0 tiered, no SKUs; 1 per-SKU price; 2 SKUs, tiered
+    tiers: tuple[tuple[int, int], ...]    # (start quantity, cents), prices decreasing
+    skus: tuple[Sku, ...]
+    stock: int
+    total_sold: int
+    attributes: tuple[tuple[int, Word, Word], ...]
+    weight_kg: float
+    size_cm: tuple[float, float, float]
+    batch_number: int
+    cargo_number: str
+
+    @property
+    def price_max(self) -> int:
+        return max(chain((p for _, p in self.tiers), (s.price for s in self.skus)))
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A listing query; equal filters share one cached result list."""
+
+    category_ids: tuple[int, ...] | None = None   # any level; matches descendants
+    price_min: int | None = None                  # cents, inclusive, on the lowest price
+    price_max: int | None = None
+    keyword: str | None = None
+    modified_from: int | None = None              # epoch seconds, inclusive
+    modified_until: int | None = None             # epoch seconds, exclusive
+    sort: tuple[str, bool] | None = None          # (price|monthSold|rePurchaseRate, descending)
+
+
+def offer_hash(seed: int, offer_id: int) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(b"%d:%d" % (seed, offer_id), digest_size=32).digest(), "little"
+    )
+
+
+def token(bits: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        bits, digit = divmod(bits, 62)
+        chars.append(ALPHABET[digit])
+    return "".join(chars)
+
+
+def title_of(bits: int, leaf: Category) -> Word:
+    opener = TITLE_OPENERS[bits % len(TITLE_OPENERS)]
+    closer = TITLE_CLOSERS[(bits >> 8) % len(TITLE_CLOSERS)]
+    return Word(opener.zh + leaf.name.zh + closer.zh, f"{opener.en} {leaf.name.en} {closer.en}")
+
+
+class Catalog:
+    def __init__(self, seed: int, sizes: Sequence[int]):
+        self.seed = seed
+        self.tree = CategoryTree()
+        rnd = random.Random(f"{seed}:catalog")
+        self.offer_ids = Scramble(rnd, OFFER_RANGE)
+        self.sku_ids = Scramble(rnd, SKU_RANGE)
+        self.leaf_log_price = [
+            math.log(TOP_CATEGORIES[leaf.top].price_yuan * 100 * math.exp(rnd.uniform(-0.7, 0.7)))
+            for leaf in self.tree.leaves
+        ]
+        self.shops: list[Shop] = []
+        key_base = 0
+        for index, size in enumerate(sizes):
+            self.shops.append(self._make_shop(index, size, key_base))
+            key_base += size
+        self.key_bases = [shop.key_base for shop in self.shops]
+        self.total = key_base
+        self.by_open_id = {s.seller_open_id: s for s in self.shops}
+        self.owner = min(self.shops, key=lambda s: (abs(s.size - OWNER_SHOP_SIZE), s.index))
+        self._filters: OrderedDict[tuple, array] = OrderedDict()
+        self._offers: OrderedDict[int, Offer] = OrderedDict()
+
+    # -- shops ---------------------------------------------------------------------------
+
+    def _make_shop(self, index: int, size: int, key_base: int) -> Shop:
+        rnd = random.Random(f"{self.seed}:shop:{index}")
+        open_id = "".join(rnd.choice(ALPHABET[:36]) for _ in range(21))
+        user_id = str(rnd.randrange(1_000_000_000, 2_999_999_999))
+        city, word, kind = rnd.choice(SHOP_CITIES), rnd.choice(SHOP_WORDS), rnd.choice(SHOP_KINDS)
+        login = "".join(rnd.choice(LOGIN_SYLLABLES) for _ in range(2)) + str(rnd.randrange(10, 9999))
+        domain = login if index % 2 else f"shop{rnd.randrange(10**12, 10**13)}"
+        top_count = 1 if size < 200 else 2 if size < 10_000 else 3
+        tops = tuple(rnd.sample(range(len(TOP_CATEGORIES)), top_count))
+        leaves = [leaf for top in tops for leaf in self.tree.leaves_under(top)]
+        rnd.shuffle(leaves)
+        leaves = leaves[: max(3, min(len(leaves), size // 8))]
+        weights = [1.0 / (rank + 1) ** 1.1 for rank in range(len(leaves))]
+        cum = tuple(sum(weights[: i + 1]) for i in range(len(weights)))
+        return Shop(
+            index=index,
+            size=size,
+            key_base=key_base,
+            seller_open_id=open_id,
+            user_id=user_id,
+            member_id=f"b2b-{user_id}",
+            login_id=login if index % 3 else f"{city}{word}{rnd.randrange(1, 99)}",
+            domain=f"{domain}.1688.com",
+            name=f"{city}{word}{TOP_CATEGORIES[tops[0]].name.zh}厂",
+            company_name=f"{city}市{word}{kind}",
+            tops=tops,
+            leaf_ids=tuple(leaves),
+            cum_weights=cum,
+            created=ANCHOR - SPAN - rnd.randrange(5 * 365 * 86400),
+        )
+
+    def shop_data(self, shop: Shop) -> ShopData:
+        if shop.data is None:
+            shop.data = self._generate(shop)
+        return shop.data
+
+    def _generate(self, shop: Shop) -> ShopData:
+        rnd = random.Random(f"{self.seed}:products:{shop.index}")
+        n = shop.size
+        local = rnd.choices(range(len(shop.leaf_ids)), cum_weights=shop.cum_weights, k=n)
+        leaf = array("H", (shop.leaf_ids[j] for j in local))
+        log_price = self.leaf_log_price
+        gauss, rand = rnd.gauss, rnd.random
+        price = array("q", (
+            min(MAX_PRICE, max(MIN_PRICE, round(math.exp(log_price[g] + gauss(0.0, 0.9)))))
+            for g in leaf
+        ))
+        created = array("q", (ANCHOR - SPAN + int(rand() * SPAN) for _ in range(n)))
+        modified = array("q", (c + int(rand() * (ANCHOR - c)) for c in created))
+        month_sold = array("q", (min(200_000, int(rnd.paretovariate(1.2) * 3) - 3) for _ in range(n)))
+        repurchase = array("B", (int(rand() * rand() * 80) for _ in range(n)))
+        by_leaf: dict[int, array] = {}
+        for i, g in enumerate(leaf):
+            by_leaf.setdefault(g, array("l")).append(i)
+        logger.debug("Generated %d products of shop %s", n, shop.seller_open_id)
+        return ShopData(leaf, price, created, modified, month_sold, repurchase, by_leaf)
+
+    def shop_ids(self, shop: Shop) -> list[str]:
+        forward = self.offer_ids.forward
+        return [str(OFFER_BASE + forward(shop.key_base + i)) for i in range(shop.size)]
+
+    def shop_categories(self, shop: Shop) -> list[int]:
+        data = self.shop_data(shop)
+        return sorted(self.tree.leaves[g].category_id for g in data.by_leaf)
+
+    # -- products --------------------------------------------------------------------------
+
+    def offer_id(self, shop: Shop, index: int) -> int:
+        return OFFER_BASE + self.offer_ids.forward(shop.key_base + index)
+
+    def locate(self, offer_id: int) -> tuple[Shop, int] | None:
+        """The shop and position of *offer_id*, or None when no such product exists."""
+        if not OFFER_BASE <= offer_id < OFFER_BASE + OFFER_RANGE:
+            return None
+        key = self.offer_ids.backward(offer_id - OFFER_BASE)
+        if key >= self.total:
+            return None
+        shop = self.shops[bisect_right(self.key_bases, key) - 1]
+        return shop, key - shop.key_base
+
+    def locate_key(self, key: int) -> tuple[Shop, int]:
+        shop = self.shops[bisect_right(self.key_bases, key) - 1]
+        return shop, key - shop.key_base
+
+    def brief(self, shop: Shop, index: int) -> Brief:
+        data = self.shop_data(shop)
+        offer_id = self.offer_id(shop, index)
+        bits = offer_hash(self.seed, offer_id)
+        leaf = self.tree.leaves[data.leaf[index]]
+        units = TOP_CATEGORIES[leaf.top].units
+        return Brief(
+            shop=shop,
+            index=index,
+            offer_id=offer_id,
+            leaf=leaf,
+            title=title_of(bits, leaf),
+            image=self._image(bits >> 16, shop),
+            moq=MOQS[(bits >> 160) % len(MOQS)],
+            unit=units[(bits >> 168) % len(units)],
+            price=data.price[index],
+            created=data.created[index],
+            modified=data.modified[index],
+            month_sold=data.month_sold[index],
+            repurchase=data.repurchase[index],
+        )
+
+    @staticmethod
+    def _image(bits: int, shop: Shop) -> str:
+        return f"img/ibank/O1CN01{token(bits, 22)}_!!{shop.user_id}-0-cib.jpg"
+
+    def offer(self, shop: Shop, index: int) -> Offer:
+        """The full product (cached; the cache is cleared when prices change)."""
+        key = shop.key_base + index
+        cached = self._offers.get(key)
+        if cached is not None:
+            self._offers.move_to_end(key)
+            return cached
+        offer = self._build_offer(self.brief(shop, index))
+        self._offers[key] = offer
+        if len(self._offers) > OFFER_CACHE_SIZE:
+            self._offers.popitem(last=False)
+        return offer
+
+    def _build_offer(self, brief: Brief) -> Offer:
+        rnd = random.Random(offer_hash(self.seed, brief.offer_id) >> 176)
+        top = TOP_CATEGORIES[brief.leaf.top]
+        images = (brief.image,) + tuple(
+            self._image(rnd.getrandbits(140), brief.shop) for _ in range(rnd.randrange(0, 5))
+        )
+        tiers = self._tiers(rnd, brief)
+        skus = self._skus(rnd, brief, top.dimensions)
+        quote_type = 0 if not skus else rnd.choice((1, 1, 2))
+        lowest = brief.price
+        if quote_type == 1:
+            tiers = ((brief.moq, lowest),)
+            cheapest = rnd.randrange(len(skus))
+            skus = tuple(
+                _with_price(s, lowest if j == cheapest else lowest + rnd.randrange(0, lowest // 2 + 2))
+                for j, s in enumerate(skus)
+            )
+        else:
+            skus = tuple(_with_price(s, tiers[0][1]) for s in skus)
+        stock = sum(s.stock for s in skus) if skus else rnd.randrange(0, 100_000)
+        attributes = (
+            (2176, ATTRIBUTE_BRAND, rnd.choice(BRANDS)),
+            (1398001, ATTRIBUTE_ORIGIN, Word(brief.shop.name[:2], "China")),
+            (287, ATTRIBUTE_MATERIAL, rnd.choice(MATERIALS)),
+        )
+        size = (float(rnd.randrange(5, 60)), float(rnd.randrange(5, 40)), float(rnd.randrange(1, 30)))
+        return Offer(
+            brief=brief,
+            images=images,
+            quote_type=quote_type,
+            tiers=tiers,
+            skus=skus,
+            stock=stock,
+            total_sold=brief.month_sold * rnd.randrange(3, 30) + rnd.randrange(0, 50),
+            attributes=attributes,
+            weight_kg=round(rnd.uniform(0.05, 5.0), 3),
+            size_cm=size,
+            batch_number=rnd.choice((1, 1, 2, 5, 10)),
+            cargo_number=f"{token(rnd.getrandbits(30), 3).upper()}-{rnd.randrange(100, 9999)}",
+        )
+
+    @staticmethod
+    def _tiers(rnd: random.Random, brief: Brief) -> tuple[tuple[int, int], ...]:
+        """1-3 quantity tiers from the MOQ up; prices fall with quantity down to the lowest."""
+        count = rnd.choice((1, 2, 2, 3))
+        quantities = [brief.moq]
+        for _ in range(count - 1):
+            quantities.append(quantities[-1] * rnd.choice((5, 10, 20)))
+        prices = [brief.price]
+        for _ in range(count - 1):
+            prices.append(math.ceil(prices[-1] * rnd.uniform(1.03, 1.25)) + 1)
+        return tuple(zip(quantities, reversed(prices)))
+
+    def _skus(self, rnd: random.Random, brief: Brief, dimensions: tuple[SkuDimension, ...]) -> tuple[Sku, ...]:
+        if rnd.random() < 0.2:
+            return ()
+        first = rnd.sample(dimensions[0].values, rnd.randrange(1, 4))
+        combos: list[tuple[tuple[SkuDimension, Word], ...]] = [((dimensions[0], v),) for v in first]
+        if len(dimensions) > 1 and rnd.random() < 0.6:
+            second = rnd.sample(dimensions[1].values, rnd.randrange(1, 3))
+            combos = [c + ((dimensions[1], v),) for c in combos for v in second]
+        key = brief.shop.key_base + brief.index
+        skus = []
+        for j, attributes in enumerate(combos[:6]):
+            sku_id = SKU_BASE + self.sku_ids.forward(key * SKUS_PER_OFFER + j)
+            spec_id = hashlib.md5(b"%d:%d" % (self.seed, sku_id)).hexdigest()
+            skus.append(Sku(
+                sku_id=sku_id,
+                spec_id=spec_id,
+                attributes=attributes,
+                price=0,
+                stock=rnd.randrange(0, 5000),
+                sku_code=str(sku_id),
+                cargo_number=f"{brief.offer_id % 100000}-{j + 1}",
+            ))
+        return tuple(skus)
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def shop_list(self, shop: Shop, flt: ListFilter) -> array:
+        """Positions of *shop*'s products matching *flt*, in the requested order."""
+        return self._cached((shop.index, flt), lambda: self._match(shop, flt))
+
+    def search(self, flt: ListFilter) -> array:
+        """Running product numbers over every shop matching *flt* (keyword search)."""
+        return self._cached(("all", flt), lambda: self._search(flt))
+
+    def _cached(self, key: tuple, compute) -> array:
+        result = self._filters.get(key)
+        if result is None:
+            result = compute()
+            self._filters[key] = result
+            if len(self._filters) > FILTER_CACHE_SIZE:
+                self._filters.popitem(last=False)
+        else:
+            self._filters.move_to_end(key)
+        return result
+
+    def _match(self, shop: Shop, flt: ListFilter) -> array:
+        data = self.shop_data(shop)
+        indices: Sequence[int]
+        if flt.category_ids is not None:
+            leaves = {g for cid in flt.category_ids for g in self._leaves_of(cid)}
+            indices = sorted(chain.from_iterable(data.by_leaf[g] for g in leaves if g in data.by_leaf))
+        else:
+            indices = range(shop.size)
+        if flt.price_min is not None or flt.price_max is not None:
+            low = MIN_PRICE if flt.price_min is None else flt.price_min
+            high = MAX_PRICE if flt.price_max is None else flt.price_max
+            price = data.price
+            indices = [i for i in indices if low <= price[i] <= high]
+        if flt.modified_from is not None or flt.modified_until is not None:
+            start = flt.modified_from if flt.modified_from is not None else -(2**62)
+            end = flt.modified_until if flt.modified_until is not None else 2**62
+            modified = data.modified
+            indices = [i for i in indices if start <= modified[i] < end]
+        if flt.keyword:
+            titles = self._titles(shop)
+            word = flt.keyword.lower()
+            indices = [i for i in indices if word in titles[i]]
+        if flt.sort is not None:
+            values = self._sort_values(data, flt.sort[0])
+            indices = sorted(indices, key=values.__getitem__, reverse=flt.sort[1])
+        return array("l", indices)
+
+    def _search(self, flt: ListFilter) -> array:
+        unsorted = ListFilter(flt.category_ids, flt.price_min, flt.price_max, flt.keyword)
+        keys: list[int] = []
+        values: list[int] = []
+        for shop in self.shops:
+            matched = self.shop_list(shop, unsorted)
+            keys.extend(shop.key_base + i for i in matched)
+            if flt.sort is not None:
+                column = self._sort_values(self.shop_data(shop), flt.sort[0])
+                values.extend(column[i] for i in matched)
+        if flt.sort is not None:
+            order = sorted(range(len(keys)), key=values.__getitem__, reverse=flt.sort[1])
+            keys = [keys[j] for j in order]
+        return array("q", keys)
+
+    def _leaves_of(self, category_id: int) -> tuple[int, ...]:
+        category = self.tree.get(category_id)
+        return category.leaves if category is not None else ()
+
+    @staticmethod
+    def _sort_values(data: ShopData, name: str) -> array:
+        return {"price": data.price, "monthSold": data.month_sold,
+                "rePurchaseRate": data.repurchase}[name]
+
+    def _titles(self, shop: Shop) -> list[str]:
+        data = self.shop_data(shop)
+        if data.titles is None:
+            leaves, seed = self.tree.leaves, self.seed
+            data.titles = [
+                title_of(offer_hash(seed, self.offer_id(shop, i)), leaves[g]).zh.lower()
+                for i, g in enumerate(data.leaf)
+            ]
+        return data.titles
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def reprice(self, fraction: float, seed: int, shop: Shop | None, now: int) -> list[str]:
+        """Change the lowest price of *fraction* of the products and bump their modify time."""
+        rnd = random.Random(f"reprice:{seed}")
+        changed: list[str] = []
+        for target in [shop] if shop is not None else self.shops:
+            data = self.shop_data(target)
+            count = round(target.size * fraction)
+            for i in sorted(rnd.sample(range(target.size), count)):
+                old = data.price[i]
+                new = min(MAX_PRICE, max(MIN_PRICE, round(old * rnd.uniform(0.8, 1.25))))
+                data.price[i] = new if new != old else (old + 1 if old < MAX_PRICE else old - 1)
+                data.modified[i] = max(now, data.modified[i] + 1)
+                changed.append(str(self.offer_id(target, i)))
+        self._filters.clear()
+        self._offers.clear()
+        return changed
+
+
+def _with_price(sku: Sku, price: int) -> Sku:
+    return Sku(sku.sku_id, sku.spec_id, sku.attributes, price, sku.stock, sku.sku_code,
+               sku.cargo_number)

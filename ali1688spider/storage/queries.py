@@ -1,0 +1,75 @@
+"""Read-only questions to the crawl database (used by ``ali1688 report``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from ali1688spider.storage import schema
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from decimal import Decimal
+
+    from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """One price-history row, with the product's current title."""
+
+    product_id: str
+    title: str | None
+    observed_at: datetime
+    kind: str
+    price_min: Decimal | None
+    price_max: Decimal | None
+    previous_price_min: Decimal | None
+    previous_price_max: Decimal | None
+    run_id: int
+
+
+def price_history(
+    connection: Connection,
+    *,
+    product_ids: Sequence[str] = (),
+    since: datetime | None = None,
+    changes_only: bool = False,
+) -> list[PricePoint]:
+    """History rows, oldest first, optionally of some products / from *since* on."""
+    history, products = schema.price_history, schema.products
+    query = (
+        select(
+            history.c.product_id, products.c.title, history.c.observed_at, history.c.kind,
+            history.c.price_min, history.c.price_max, history.c.previous_price_min,
+            history.c.previous_price_max, history.c.run_id,
+        )
+        .join(products, products.c.product_id == history.c.product_id)
+        .order_by(history.c.observed_at, history.c.product_id, history.c.id)
+    )
+    if product_ids:
+        query = query.where(history.c.product_id.in_(list(product_ids)))
+    if since is not None:
+        query = query.where(history.c.observed_at >= since)
+    if changes_only:
+        query = query.where(history.c.kind == "change")
+    return [PricePoint(*row) for row in connection.execute(query)]
+
+
+def most_changed(connection: Connection, *, since: datetime | None = None, limit: int = 8) -> list[str]:
+    """Ids of the products with the most price changes (ties by id), for a chart."""
+    history = schema.price_history
+    count = func.count().label("changes")
+    query = (
+        select(history.c.product_id, count)
+        .where(history.c.kind == "change")
+        .group_by(history.c.product_id)
+        .order_by(count.desc(), history.c.product_id)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(history.c.observed_at >= since)
+    return [row.product_id for row in connection.execute(query)]

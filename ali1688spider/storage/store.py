@@ -1,0 +1,226 @@
+"""The crawl database: engine set-up per backend, crawl runs, and one transaction per batch.
+
+A batch is written in ONE transaction (products, their SKUs and tiers, price history, the
+run's counters): after a crash a batch is either entirely in the database or not at all.
+Blocking calls: use a Store from one worker thread, never from the reactor thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import create_engine, delete, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from ali1688spider.storage import schema
+from ali1688spider.storage.records import plan_product
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from sqlalchemy.engine import URL, Connection, Engine
+
+    from ali1688spider.storage.records import ProductRecord
+
+logger = logging.getLogger(__name__)
+
+SETTING = "ALI1688_DB_URL"
+_DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class StorageError(RuntimeError):
+    """The database cannot be used; the message is one line and never shows a password."""
+
+
+def database_url(url: str) -> URL:
+    """Parse *url*; a bare ``postgresql://`` uses psycopg 3 (the driver this project ships)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError(f"{SETTING} is not a database URL: {url.split('@')[-1]!r}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in _DIALECT_INSERT:
+        raise StorageError(
+            f"{SETTING} must be sqlite:///PATH or postgresql+psycopg://…, got {parsed.get_backend_name()!r}"
+        )
+    return parsed
+
+
+def describe_error(exc: BaseException) -> str:
+    """First line of a driver error, without the SQL statement SQLAlchemy appends."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def _json(value: Any) -> str:
+    # Chinese attribute names stay readable in the database.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def make_engine(url: str, *, writer: bool = True) -> Engine:
+    """An engine for *url*. On SQLite: WAL (readers such as ``ali1688 report`` do not block
+    the crawl) and, for a *writer*, ``BEGIN IMMEDIATE`` so a batch never fails half-way on
+    a lock upgrade when two processes share one file."""
+    parsed = database_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, writer=writer)
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=_json)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StorageError(f"cannot use {SETTING} {parsed.render_as_string()}: {exc}") from None
+
+
+def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
+    if writer and url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60}, json_serializer=_json)
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN, not the driver's own guesswork.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did (added to the crawl stats)."""
+
+    stored: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    price_changes: int = 0
+    categories: int = 0
+
+
+class Store:
+    """Products, SKUs, tiers, price history, categories and crawl runs in one database."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        self.url = self.engine.url.render_as_string()  # password masked
+
+    def open(self) -> int:
+        """Connect and create/migrate the schema; StorageError when that is impossible."""
+        try:
+            return schema.ensure_schema(self.engine)
+        except (SQLAlchemyError, schema.SchemaError) as exc:
+            raise StorageError(f"cannot use {SETTING} {self.url}: {describe_error(exc)}") from None
+
+    def start_run(self, spider: str, started_at: datetime) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                schema.crawl_runs.insert().returning(schema.crawl_runs.c.run_id),
+                {"spider": spider, "started_at": started_at},
+            )
+            return int(result.scalar_one())
+
+    def finish_run(self, run_id: int, *, reason: str, finished_at: datetime | None = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(schema.crawl_runs)
+                .where(schema.crawl_runs.c.run_id == run_id)
+                .values(finished_at=finished_at or datetime.now(timezone.utc), finish_reason=reason)
+            )
+
+    def write(
+        self,
+        run_id: int,
+        products: Sequence[ProductRecord] = (),
+        categories: Sequence[Mapping[str, Any]] = (),
+    ) -> BatchResult:
+        """Store one batch in one transaction; idempotent (storing it again changes nothing)."""
+        result = BatchResult()
+        with self.engine.begin() as connection:
+            if products:
+                self._write_products(connection, run_id, products, result)
+            if categories:
+                rows = list({row["category_id"]: dict(row) for row in categories}.values())
+                self._upsert(connection, schema.categories, "category_id", rows)
+                result.categories = len(categories)
+            connection.execute(
+                update(schema.crawl_runs)
+                .where(schema.crawl_runs.c.run_id == run_id)
+                .values(
+                    items_stored=schema.crawl_runs.c.items_stored + result.stored,
+                    products_new=schema.crawl_runs.c.products_new + result.new,
+                    products_changed=schema.crawl_runs.c.products_changed + result.changed,
+                    products_unchanged=schema.crawl_runs.c.products_unchanged + result.unchanged,
+                    price_changes=schema.crawl_runs.c.price_changes + result.price_changes,
+                )
+            )
+        return result
+
+    def _write_products(
+        self, connection: Connection, run_id: int, records: Sequence[ProductRecord], result: BatchResult
+    ) -> None:
+        latest = {record.product_id: record for record in records}
+        # Sorted, so concurrent writers lock rows in the same order (no deadlock).
+        ids = sorted(latest)
+        query = select(schema.products).where(schema.products.c.product_id.in_(ids))
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        stored = {row.product_id: row._mapping for row in connection.execute(query)}
+        rows, history, skus, tiers = [], [], {}, {}
+        for product_id in ids:
+            plan = plan_product(latest[product_id], stored.get(product_id), run_id)
+            setattr(result, plan.kind, getattr(result, plan.kind) + 1)
+            if plan.row is not None:
+                rows.append(plan.row)
+            if plan.skus is not None:
+                skus[product_id] = plan.skus
+            if plan.tiers is not None:
+                tiers[product_id] = plan.tiers
+            if plan.history is not None:
+                history.append(plan.history)
+                # A new product's first row is its starting price, not a change.
+                result.price_changes += plan.kind == "changed"
+        result.stored = len(records)
+        self._upsert(connection, schema.products, "product_id", rows, keep=("first_run_id", "first_seen_at"))
+        for table, replacements in ((schema.skus, skus), (schema.price_tiers, tiers)):
+            if replacements:
+                connection.execute(delete(table).where(table.c.product_id.in_(list(replacements))))
+                new_rows = [row for group in replacements.values() for row in group]
+                if new_rows:
+                    connection.execute(table.insert(), new_rows)
+        if history:
+            connection.execute(schema.price_history.insert(), history)
+
+    @staticmethod
+    def _upsert(
+        connection: Connection, table: Any, key: str, rows: list[dict[str, Any]], keep: tuple[str, ...] = ()
+    ) -> None:
+        """Insert *rows*, updating those whose *key* exists (a concurrent crawl may have just
+        inserted one); columns in *keep* are never overwritten."""
+        if not rows:
+            return
+        statement = _DIALECT_INSERT[connection.dialect.name](table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={name: statement.excluded[name] for name in rows[0] if name != key and name not in keep},
+        )
+        connection.execute(statement, rows)
+
+    def close(self) -> None:
+        self.engine.dispose()
+

@@ -1,0 +1,215 @@
+"""A user's story: crawl a shop's products into a database, let the sandbox change some
+prices, crawl again — and trust what is stored, even when a batch fails or the crawl dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from ali1688spider.storage import schema
+from ali1688spider.storage.records import ProductRecord
+from ali1688spider.storage.store import make_engine
+
+from conftest import REPO
+
+FAST = {"ALI1688_QPS": "500"}
+# What a repriced product keeps (the sandbox may move its sales and modification time too).
+IDENTITY_COLUMNS = ("title", "seller_open_id", "category_id", "images", "detail_url", "created_at",
+                    "first_run_id", "first_seen_at")
+
+
+def table(url: str, name: str) -> list[dict]:
+    engine = make_engine(url, writer=False)
+    try:
+        with engine.connect() as connection:
+            t = schema.metadata.tables[name]
+            rows = connection.execute(select(t).order_by(*t.primary_key.columns))
+            return [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def crawl_into(crawl, sandbox, db_url: str, ids: list[str], **settings: str):
+    return crawl(
+        "product",
+        args={"ids": ",".join(ids)},
+        env=sandbox.env(ALI1688_DB_URL=db_url, **FAST),
+        settings={"ALI1688_DB_BATCH_SIZE": "7", **settings},
+    )
+
+
+def shop_ids(sandbox, max_products: int) -> tuple[str, list[str]]:
+    shop = sandbox.shop(max_products)
+    return shop["seller_open_id"], sandbox.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")
+
+
+def test_a_price_change_is_one_history_row_and_nothing_else_moves(sandbox_factory, crawl, db_url):
+    sandbox = sandbox_factory("--qps", "0")
+    seller, ids = shop_ids(sandbox, 100)
+
+    first = crawl_into(crawl, sandbox, db_url, ids)
+    assert first.returncode == 0, first.log[-3000:]
+    assert first.stats["ali1688/db/stored"] == first.stats["ali1688/db/products_new"] == len(ids)
+    first_items = {item["product_id"]: item for item in first.items}
+    products_before = {p["product_id"]: p for p in table(db_url, "products")}
+    history_before = table(db_url, "price_history")
+    assert sorted(products_before) == sorted(ids)
+    assert [h["kind"] for h in history_before] == ["first"] * len(ids)
+    assert len(table(db_url, "skus")) == sum(len(i["skus"]) for i in first.items)
+
+    changed = set(sandbox.post("/sandbox/reprice", {"fraction": 0.2, "seed": 11, "seller_open_id": seller})["changed"])
+    assert len(changed) == round(len(ids) * 0.2) and changed <= set(ids)
+
+    second = crawl_into(crawl, sandbox, db_url, ids)
+    assert second.returncode == 0, second.log[-3000:]
+    stats = second.stats
+    assert stats["ali1688/db/products_changed"] == stats["ali1688/db/price_changes"] == len(changed)
+    assert stats["ali1688/db/products_unchanged"] == len(ids) - len(changed)
+    assert "ali1688/db/products_new" not in stats
+
+    history = table(db_url, "price_history")
+    assert history[: len(history_before)] == history_before
+    new_rows = history[len(history_before):]
+    assert sorted(h["product_id"] for h in new_rows) == sorted(changed)
+    second_items = {item["product_id"]: item for item in second.items}
+    for row in new_rows:
+        before = first_items[row["product_id"]]
+        after = second_items[row["product_id"]]
+        assert row["kind"] == "change" and row["run_id"] == stats["ali1688/db/run_id"]
+        assert str(row["previous_price_min"]) == before["price_min"] != after["price_min"] == str(row["price_min"])
+
+    products_after = {p["product_id"]: p for p in table(db_url, "products")}
+    for product_id, before in products_before.items():
+        after = products_after[product_id]
+        if product_id in changed:
+            assert [after[k] for k in IDENTITY_COLUMNS] == [before[k] for k in IDENTITY_COLUMNS]
+            assert after["changed_run_id"] == stats["ali1688/db/run_id"]
+            assert after["price_min"] != before["price_min"]
+        else:
+            assert after == before
+
+    runs = table(db_url, "crawl_runs")
+    assert [(r["finish_reason"], r["products_new"], r["products_changed"], r["price_changes"]) for r in runs] == [
+        ("finished", len(ids), 0, 0), ("finished", 0, len(changed), len(changed)),
+    ]
+
+    report = subprocess.run(
+        [sys.executable, "-m", "ali1688spider.cli", "report", "prices", "--db", db_url],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.splitlines()
+    for product_id in changed:
+        [line] = [line for line in lines if product_id in line]
+        assert f"{first_items[product_id]['price_min']} -> {second_items[product_id]['price_min']}" in line
+    assert f"{len(changed)} price change(s)" in report.stdout
+
+
+def test_a_failed_batch_stops_the_crawl_and_only_acknowledged_items_are_out(
+    sandbox_factory, crawl, db_url, history_trigger
+):
+    sandbox = sandbox_factory("--qps", "0")
+    _, ids = shop_ids(sandbox, 100)
+    refused = ids[len(ids) // 2]
+    history_trigger(db_url, refuse=refused)
+
+    result = crawl_into(crawl, sandbox, db_url, ids, ALI1688_DB_BATCH_SIZE="5")
+    assert result.stats["finish_reason"] == "ali1688_db_error"
+    assert "refused by test" in result.stats["ali1688/db/error"]
+    errors = [line for line in result.log.splitlines() if "A database batch of" in line]
+    assert len(errors) == 1 and "closing the crawl" in errors[0]
+
+    items = {item["product_id"]: item for item in result.items}
+    products = {p["product_id"]: p for p in table(db_url, "products")}
+    # Acknowledged (passed on to the feed) == committed; the refused batch is in neither.
+    assert sorted(items) == sorted(products)
+    assert refused not in products and len(products) < len(ids)
+    skus, tiers = table(db_url, "skus"), table(db_url, "price_tiers")
+    for product_id, item in items.items():
+        assert len([s for s in skus if s["product_id"] == product_id]) == len(item["skus"])
+        assert len([t for t in tiers if t["product_id"] == product_id]) == len(item["price_tiers"])
+    assert {s["product_id"] for s in skus} <= set(products)
+    [run] = table(db_url, "crawl_runs")
+    assert run["items_stored"] == len(products) and run["finish_reason"] == "ali1688_db_error"
+
+    history_trigger(db_url)  # the database is fixed: a re-run completes it
+    again = crawl_into(crawl, sandbox, db_url, ids)
+    assert again.returncode == 0 and again.stats["finish_reason"] == "finished"
+    assert again.stats["ali1688/db/products_new"] == len(ids) - len(products)
+    assert sorted(p["product_id"] for p in table(db_url, "products")) == sorted(ids)
+
+
+def start_crawl(sandbox, db_url: str, ids: list[str], output, tmp_path) -> subprocess.Popen:
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("\n".join(ids), encoding="utf-8")
+    command = [
+        sys.executable, "-m", "scrapy", "crawl", "product", "-a", f"ids_file={ids_file}", "-O", str(output),
+        "-s", "ALI1688_DB_BATCH_SIZE=5", "-s", "CONCURRENT_REQUESTS=4", "-s", "LOG_LEVEL=INFO",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env.update(sandbox.env(ALI1688_DB_URL=db_url, **FAST))
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stored_count(db_url: str) -> int:
+    engine = make_engine(db_url, writer=False)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(schema.products)).scalar_one()
+    except Exception:  # the crawl has not created the schema yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
+    sandbox_factory, crawl, db_url, history_trigger, tmp_path
+):
+    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
+    _, ids = shop_ids(sandbox, 10_000)
+    ids = ids[:150]
+    # Slow history inserts keep each batch's transaction open long enough to be cut short.
+    history_trigger(db_url, delay=0.03)
+    output = tmp_path / "killed.jsonl"
+    process = start_crawl(sandbox, db_url, ids, output, tmp_path)
+    try:
+        while stored_count(db_url) < 20:
+            assert process.poll() is None, "the crawl ended before it could be killed"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+
+    products = {p["product_id"]: p for p in table(db_url, "products")}
+    assert 20 <= len(products) < len(ids)
+    # Every acknowledged item (a complete line of the feed) is stored.
+    lines = output.read_text(encoding="utf-8").splitlines() if output.exists() else []
+    acknowledged = {json.loads(line)["product_id"] for line in lines if line.endswith("}")}
+    assert acknowledged <= set(products)
+    # Nothing half-written: each product's SKU and tier rows are exactly those it was stored with.
+    skus, tiers = table(db_url, "skus"), table(db_url, "price_tiers")
+    for product_id, product in products.items():
+        record = ProductRecord(
+            product_id, {},
+            sorted((s for s in skus if s["product_id"] == product_id), key=lambda s: s["position"]),
+            [t for t in tiers if t["product_id"] == product_id],
+            product["first_seen_at"],
+        )
+        assert record.skus_hash == product["skus_hash"] and record.tiers_hash == product["tiers_hash"]
+    assert len(table(db_url, "price_history")) == len(products)
+    [run] = table(db_url, "crawl_runs")
+    assert run["items_stored"] == len(products) and run["finished_at"] is None
+
+    history_trigger(db_url)
+    again = crawl_into(crawl, sandbox, db_url, ids)
+    assert again.returncode == 0, again.log[-3000:]
+    assert again.stats["ali1688/db/products_new"] == len(ids) - len(products)
+    assert again.stats["ali1688/db/products_unchanged"] == len(products)
