@@ -46,4 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a module this file is ``__main__``: call the package's copy so that its
+    # CommandError is the one the commands raise.
+    from ali1688spider.cli import main as package_main
+
+    sys.exit(package_main())

@@ -14,13 +14,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ali1688spider.api.catalogue import CATALOGUE, CROSSBORDER_NS, ApiSpec, get_api
+from ali1688spider.api.catalogue import CATALOGUE, ApiSpec, get_api, permission_advice
 from ali1688spider.api.errors import ApiCallError, ApiError, ErrorKind, classify_response, parse_json_body
 from ali1688spider.api.oauth import (
     AUTHORIZE_URL,
     TokenSet,
     authorize_url,
     code_grant_params,
+    oauth_root,
     parse_token_response,
     refresh_grant_params,
     token_url,
@@ -35,15 +36,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "ali1688spider-client (+Ocean-SDK-Client compatible)"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
-
-# Which solution (permission package) grants a namespace's APIs, where the reference names one
-# (§6.1; its documentation dump is of solution 1703167397970). Namespaces are not permission
-# boundaries in general (reference §9.9), so elsewhere we only say how to find out.
-PERMISSION_PACKAGES = {
-    CROSSBORDER_NS: "the cross-border sourcing solution 跨境大客户寻源通 "
-    "(solution 1703167397970)",
-}
-
 
 def resolve_api(name: str) -> ApiSpec:
     """A catalogue API by name, or any API as ``namespace:name[-version]`` (token assumed).
@@ -63,21 +55,6 @@ def resolve_api(name: str) -> ApiSpec:
     if known is not None and (known.namespace, known.version) == (namespace, int(version)):
         return known
     return ApiSpec(api_name, namespace, int(version))
-
-
-def permission_advice(spec: ApiSpec) -> str:
-    """What to subscribe to in the 1688 console so the app may call *spec*."""
-    package = PERMISSION_PACKAGES.get(spec.namespace)
-    if package:
-        return (
-            f"This API belongs to {package}: add that solution to the app in the 1688 Open "
-            "Platform console (open.1688.com), or use an app key that has it."
-        )
-    return (
-        f"Add the solution (permission package) that includes {spec.doc_id} to the app in the "
-        "1688 Open Platform console (open.1688.com; the API's documentation page names its "
-        "solution), or use an app key that has it."
-    )
 
 
 def explain_error(spec: ApiSpec, error: ApiError, app_key: str) -> str:
@@ -238,8 +215,7 @@ def client_from_settings(
         access, refresh = access or public.access_token, refresh or public.refresh_token
     if secret is None:
         raise ConfigError("ALI1688_APP_KEY is set but ALI1688_APP_SECRET is not: set both")
-    # getToken lives under the AOP ``…/openapi`` root even when calls go to the TOP router.
-    oauth_url = gateway if protocol == "aop" else f"{_origin(gateway)}/openapi"
+    oauth_url = oauth_root(gateway, protocol)
     client = Ali1688Client(
         gateway, key, secret, protocol=protocol, top_sign_method=sign_method,
         oauth_url=oauth_url, session=session,

@@ -74,3 +74,27 @@ def get_api(name: str) -> ApiSpec:
     except KeyError:
         known = ", ".join(sorted(CATALOGUE))
         raise KeyError(f"unknown 1688 API {name!r}; known APIs: {known}") from None
+
+
+# Which solution (permission package) grants a namespace's APIs, where the reference names one
+# (§6.1; its documentation dump is of solution 1703167397970). Namespaces are not permission
+# boundaries in general (reference §9.9), so elsewhere we only say how to find out.
+PERMISSION_PACKAGES = {
+    CROSSBORDER_NS: "the cross-border sourcing solution 跨境大客户寻源通 "
+    "(solution 1703167397970)",
+}
+
+
+def permission_advice(spec: ApiSpec) -> str:
+    """What to subscribe to in the 1688 console so the app may call *spec*."""
+    package = PERMISSION_PACKAGES.get(spec.namespace)
+    if package:
+        return (
+            f"This API belongs to {package}: add that solution to the app in the 1688 Open "
+            "Platform console (open.1688.com), or use an app key that has it."
+        )
+    return (
+        f"Add the solution (permission package) that includes {spec.doc_id} to the app in the "
+        "1688 Open Platform console (open.1688.com; the API's documentation page names its "
+        "solution), or use an app key that has it."
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from ali1688spider.api.errors import ApiCallError, ApiError, ErrorKind
 from ali1688spider.api.normalize import parse_1688_timestamp
@@ -119,3 +121,14 @@ def parse_token_response(data: Any, now: float) -> TokenSet:
         resource_owner=_text(data.get("resource_owner")),
         ali_id=_text(data.get("aliId")),
     )
+
+
+def oauth_root(gateway_url: str, protocol: str) -> str:
+    """The AOP ``…/openapi`` root that serves getToken, for calls made with *protocol*.
+
+    getToken lives under the AOP root even when calls go to a TOP ``router/rest`` URL.
+    """
+    if protocol == "aop":
+        return gateway_url
+    parts = urlsplit(gateway_url)
+    return f"{parts.scheme}://{parts.netloc}/openapi"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro
 
+from ali1688spider.api.catalogue import get_api, permission_advice
 from ali1688spider.api.errors import ApiError, ErrorKind, classify_response
 from ali1688spider.crawl.config import get_float, get_int
 from ali1688spider.crawl.handler import (
@@ -48,9 +49,6 @@ CLOSE_BUDGET_SPENT = "ali1688_budget_spent"
 _FIX_HINTS = {
     ErrorKind.SIGNATURE_INVALID: "check ALI1688_APP_SECRET (and ALI1688_APP_KEY): the gateway "
     "could not verify the signature",
-    ErrorKind.ACL_DENIED: "the app key has no permission for this API: add the API's "
-    "permission package (solution) to the app in the 1688 console, or set ALI1688_APP_KEY "
-    "to an app that has it",
     ErrorKind.TOKEN_INVALID: "the access token was rejected and could not be refreshed: set "
     "ALI1688_ACCESS_TOKEN / ALI1688_REFRESH_TOKEN (run `ali1688 auth refresh`)",
     ErrorKind.QUOTA_EXHAUSTED: "the app's call quota is used up: wait for the next day or "
@@ -182,7 +180,12 @@ class ApiErrorMiddleware:
         self._fatal(CLOSE_BAD_CREDENTIALS, error, api_name)
 
     def _fatal(self, reason: str, error: ApiError, api_name: str) -> NoReturn:
-        hint = _FIX_HINTS.get(error.kind, "")
+        if error.kind is ErrorKind.ACL_DENIED:
+            hint = "the app key (ALI1688_APP_KEY) may not call this API. " + permission_advice(
+                get_api(api_name)
+            )
+        else:
+            hint = _FIX_HINTS.get(error.kind, "")
         self._close(reason, "%s answered %s — %s", api_name, error.describe(), hint)
         raise ApiRequestError(error, api_name)
 

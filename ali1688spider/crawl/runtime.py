@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from ali1688spider.api.oauth import oauth_root
 from ali1688spider.crawl.config import (
     ConfigError,
     Credentials,
@@ -176,7 +177,10 @@ def build_runtime(crawler: Crawler) -> Runtime:
         top_sign_method=top_sign_method,
         credentials=credential_sets,
         limiter=make_limiter(crawler, qps),
-        tokens=TokenManager(_oauth_base(gateway_url, sandbox), credential_sets),
+        tokens=TokenManager(
+            sandbox.url if sandbox is not None else oauth_root(gateway_url, protocol),
+            credential_sets,
+        ),
         sandbox=sandbox,
         quota=make_quota(settings, values["redis_url"], key_prefix(settings)),
     )
@@ -190,11 +194,6 @@ def make_limiter(crawler: Crawler, qps: float) -> Any:
     from ali1688spider.crawl.redis_limiter import RedisRateLimiter
 
     return RedisRateLimiter(url, qps, prefix=key_prefix(crawler.settings))
-
-
-def _oauth_base(gateway_url: str, sandbox: Any) -> str:
-    """The ``…/openapi`` URL under which ``http/1/system.oauth2/getToken`` lives."""
-    return sandbox.url if sandbox is not None else gateway_url
 
 
 def _start_embedded_sandbox(qps: float):

@@ -73,3 +73,8 @@ def most_changed(connection: Connection, *, since: datetime | None = None, limit
     if since is not None:
         query = query.where(history.c.observed_at >= since)
     return [row.product_id for row in connection.execute(query)]
+
+
+def last_observation(connection: Connection) -> datetime | None:
+    """When the latest stored price was observed (the end of every price line)."""
+    return connection.execute(select(func.max(schema.price_history.c.observed_at))).scalar()

@@ -146,29 +146,34 @@ def format_changes(changes: list[PricePoint]) -> str:
 
 
 def write_chart(connection: Connection, path: Path, product_ids: list[str], since: datetime | None) -> int:
-    """Draw the lowest price of *product_ids* over time; returns how many were drawn."""
-    from ali1688spider.storage.queries import price_history
+    """Draw the lowest price of *product_ids* over time; returns how many were drawn.
+
+    Each line starts with the price in effect at *since* (or the first sighting) and runs
+    to the latest stored observation.
+    """
+    from ali1688spider.storage.queries import last_observation, price_history
 
     try:
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
         from matplotlib.figure import Figure
     except ImportError:
         raise CommandError("--chart needs matplotlib: pip install 'ali1688spider[chart]'") from None
-    points = price_history(connection, product_ids=product_ids, since=since) if product_ids else []
-    series: dict[str, list[PricePoint]] = {}
-    for point in points:
-        if point.price_min is not None:
-            series.setdefault(point.product_id, []).append(point)
+    series = _chart_series(price_history(connection, product_ids=product_ids) if product_ids else [], since)
     if not series:
         raise CommandError("no price history to chart (crawl the products at least once)")
+    end = last_observation(connection).astimezone()
     # Figure without pyplot: no GUI backend is ever needed.
     figure = Figure(figsize=(11, 6), dpi=110, layout="constrained")
     axes = figure.add_subplot()
-    for product_id, history in series.items():
-        times = [p.observed_at.astimezone() for p in history]
-        prices = [float(p.price_min) for p in history]
-        changes = sum(p.kind == "change" for p in history)
-        axes.step(times, prices, where="post", marker="o", linewidth=2, label=f"{product_id} ({changes} change(s))")
+    for product_id, points in series.items():
+        times = [moment for moment, _ in points]
+        prices = [price for _, price in points]
+        changes = len(points) - 1
+        line, = axes.step(
+            [*times, end], [*prices, prices[-1]], where="post", linewidth=2,
+            label=f"{product_id} ({changes} change{'s' if changes != 1 else ''})",
+        )
+        axes.plot(times, prices, "o", color=line.get_color())
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -180,6 +185,21 @@ def write_chart(connection: Connection, path: Path, product_ids: list[str], sinc
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return len(series)
+
+
+def _chart_series(points: list[PricePoint], since: datetime | None) -> dict[str, list[tuple[datetime, float]]]:
+    """Per product, (time, lowest price) steps from *since* on, opened by the price then in effect."""
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    for point in points:
+        if point.price_min is None:
+            continue
+        steps = series.setdefault(point.product_id, [])
+        moment = point.observed_at.astimezone()
+        if since is not None and moment < since:
+            steps[:] = [(since, float(point.price_min))]
+        else:
+            steps.append((moment, float(point.price_min)))
+    return series
 
 
 def _local(moment: datetime) -> str:
