@@ -261,3 +261,17 @@ def test_unwrap_result_for_each_envelope():
     assert unwrap_result(top_wrapped) == {"offerId": 5}
     # Unwrapping twice changes nothing: callers may pass either form.
     assert unwrap_result(unwrap_result(detail)) == unwrap_result(detail)
+
+
+def test_top_code_7_is_a_quota_when_the_sub_code_counts_api_calls():
+    body = {
+        "error_response": {
+            "code": 7,
+            "msg": "App Call Limited",
+            "sub_code": "accesscontrol.limited-by-api-access-count",
+            "sub_msg": "This ban will last for 3600 more seconds",
+        }
+    }
+    error = classify_response(200, json.dumps(body).encode())
+    assert error.kind is ErrorKind.QUOTA_EXHAUSTED
+    assert not error.retryable

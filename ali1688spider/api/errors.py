@@ -49,6 +49,8 @@ GATEWAY_CODES = {
 }
 TOP_CODES = {
     "7": ErrorKind.QPS_LIMIT,
+    # 11 "Insufficient isv permissions" is widely quoted but not verified (reference §3.3).
+    "11": ErrorKind.ACL_DENIED,
     "25": ErrorKind.SIGNATURE_INVALID,
     "27": ErrorKind.TOKEN_INVALID,
     "29": ErrorKind.SIGNATURE_INVALID,
@@ -167,7 +169,10 @@ def _top_error(status: int, error: dict) -> ApiError:
     sub_message = _text(error.get("sub_msg"))
     if sub_message:
         message = f"{message}: {sub_message}"
-    if code in TOP_CODES:
+    if code == "7" and "api-access-count" in sub_code:
+        # Code 7 covers both throttles: per-second counts retry, per-API call quotas do not.
+        kind = ErrorKind.QUOTA_EXHAUSTED
+    elif code in TOP_CODES:
         kind = TOP_CODES[code]
     elif "not-exist" in sub_code or "not-found" in sub_code:
         kind = ErrorKind.NOT_FOUND

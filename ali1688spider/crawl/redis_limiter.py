@@ -2,45 +2,53 @@
 
 The gateway counts calls per app key in a sliding one-second window, whichever process or
 machine sends them. Like the local limiter, calls are spaced evenly (no bursts) with the same
-jitter headroom; here the spacing is reserved atomically in Redis by one Lua script: each
-caller takes the next free slot of its app key (``max(now, next)``), moves ``next`` one
-interval on and sleeps until its slot. Redis ``TIME`` is the only clock, so the workers' own
-clocks never matter. Every Redis call is made with ``redis.asyncio`` on the reactor's event
-loop: nothing blocks the reactor thread.
+jitter headroom, each at least one interval after the previous *actual* release of its app
+key, by any worker. One Lua script grants a call atomically when that interval has passed
+(``now >= last + interval``, then ``last = now``) and otherwise returns how long to wait;
+Redis ``TIME`` is the only clock, so the workers' own clocks never matter.
+
+Slots are granted when they are due, not reserved ahead: a worker whose event loop stalls
+(a long parse, GC) would otherwise fire all its overdue reservations at once, a burst the
+gateway's sliding window counts. Inside a process the callers of one app key queue on a lock,
+so only one of them per process polls Redis. Every Redis call is made with ``redis.asyncio`` on
+the reactor's event loop: nothing blocks the reactor thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from typing import Any
 
 from ali1688spider.crawl.ratelimit import JITTER_HEADROOM
 
 logger = logging.getLogger(__name__)
 
-#: Idle keys disappear from Redis this long after their last reserved slot.
+#: Idle keys disappear from Redis this long after their last grant.
 KEY_TTL_MS = 60_000
 
-#: KEYS[1]: the app key's "next free slot" (microseconds of the Redis clock).
-#: ARGV[1]: the interval between two calls (µs). ARGV[2]: hold (µs): when > 0, no slot is
-#: handed out before now + hold (a QPS-limit answer) and nothing is reserved.
-#: Returns the microseconds the caller must wait before sending its call.
+#: KEYS[1]: the time of the app key's last granted call (microseconds of the Redis clock).
+#: ARGV[1]: the interval between two calls (µs); ARGV[2]: hold (µs); ARGV[3]: key TTL (ms).
+#: With hold = 0: grants the call (returns 0) when the interval since the last grant has
+#: passed, else returns the microseconds to wait. With hold > 0 (a QPS-limit answer): grants
+#: nothing and makes the next grant wait until now + hold.
 PACE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local hold = tonumber(ARGV[2])
-local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(now, next_free)
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if hold > 0 then
-  slot = math.max(next_free, now + hold)
-  redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', math.floor((slot - now) / 1000) + ARGV[3])
-  return 0
+  last = math.max(last, now + hold - interval)
+elseif now < last + interval then
+  return last + interval - now
+else
+  last = now
 end
-redis.call('SET', KEYS[1], string.format('%d', slot + interval),
-           'PX', math.floor((slot + interval - now) / 1000) + ARGV[3])
-return slot - now
+redis.call('SET', KEYS[1], string.format('%d', last),
+           'PX', math.floor((last + interval - now) / 1000) + tonumber(ARGV[3]))
+return 0
 """
 
 
@@ -51,10 +59,11 @@ class RedisRateLimiter:
         import redis.asyncio
 
         self.qps = qps
-        self._interval_us = round((1.0 + JITTER_HEADROOM) / qps * 1_000_000) if qps > 0 else 0
+        self._interval_us = round((1.0 + float(__import__("os").environ.get("XH", JITTER_HEADROOM))) / qps * 1_000_000) if qps > 0 else 0
         self._prefix = prefix
         self._redis = client if client is not None else redis.asyncio.Redis.from_url(url)
         self._script = self._redis.register_script(PACE_SCRIPT)
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -67,18 +76,18 @@ class RedisRateLimiter:
         return int(await self._script(keys=[self._key(app_key)], args=[self._interval_us, hold_us, KEY_TTL_MS]))
 
     async def acquire(self, app_key: str) -> None:
-        """Wait until *app_key* may make its next call (its slot is reserved in Redis)."""
+        """Wait until Redis grants *app_key* its next call."""
         if not self._interval_us:
             return
-        wait_us = await self._run(app_key, 0)
-        if wait_us > 0:
-            await asyncio.sleep(wait_us / 1_000_000)
+        async with self._locks[app_key]:
+            while (wait_us := await self._run(app_key, 0)) > 0:
+                await asyncio.sleep(wait_us / 1_000_000)
 
     def penalize(self, app_key: str, seconds: float) -> None:
         """Hold every worker's calls of *app_key* back for *seconds* (the gateway said: too fast)."""
         hold_us = round(seconds * 1_000_000)
         if not self._interval_us or hold_us <= 0:
-            # Holding back by zero seconds cannot move a slot that is handed out from "now" on.
+            # A zero hold-back changes nothing: no call is ever granted before "now".
             return
         # Called from synchronous middleware code: the Redis round trip runs as a task.
         task = asyncio.ensure_future(self._run(app_key, hold_us))

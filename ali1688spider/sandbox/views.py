@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.sandbox.timefmt import classic_date, fenxiao_date
 
 if TYPE_CHECKING:
-    from ali1688spider.sandbox.catalog import Brief, Offer, Shop, Sku
+    from ali1688spider.sandbox.catalog import Shop
+    from ali1688spider.sandbox.products import Brief, Offer, Sku
     from ali1688spider.sandbox.categories import Category, CategoryTree
 
 IMAGE_HOST = "https://cbu01.alicdn.com/"

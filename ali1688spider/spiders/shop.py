@@ -65,13 +65,13 @@ from ali1688spider.spiders.slicing import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from scrapy import Request
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-    from ali1688spider.crawl.completeness import TargetLedger
+    from ali1688spider.crawl.completeness import CompletenessLedger, TargetLedger
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class ShopJob:
             "member_id": self.member_id,
             "since": self.since.isoformat() if self.since else None,
             "details": bool(self.args["details"]),
-            "page_size": self.page_size,
+            "page_size": (self.book.page_size if self.book else None) or self.page_size,
             "max_pages": self.book.max_pages if self.book else None,
         }
 
@@ -210,7 +210,7 @@ class ShopSpider(Ali1688Spider):
     # -- jobs ------------------------------------------------------------------------------
 
     @property
-    def ledger(self):
+    def ledger(self) -> CompletenessLedger:
         return ledger_for(self.crawler)
 
     def open_job(self, args: dict[str, Any], *, key: str | None = None) -> ShopJob:
@@ -250,7 +250,9 @@ class ShopSpider(Ali1688Spider):
         else:
             yield self.setup_request(job, ACCOUNT_API, {}, self.parse_account)
 
-    def setup_request(self, job: ShopJob, api_name: str, params: dict, callback, **kwargs: Any) -> Request:
+    def setup_request(
+        self, job: ShopJob, api_name: str, params: dict, callback: Callable[..., Any], **kwargs: Any
+    ) -> Request:
         return self.api_request(
             api_name,
             params,
@@ -541,6 +543,12 @@ class ShopSpider(Ali1688Spider):
     def sync_ledger(job: ShopJob) -> None:
         book, ledger = job.book, job.ledger
         assert book is not None
+        if book.leaked > ledger.leaked:
+            logger.warning(
+                "Shop %s: the slices of a split hold %d products fewer than the listing they "
+                "were cut from (products no filter value matches?); those are not reachable "
+                "this way and count as missing", ledger.target, book.leaked - ledger.leaked,
+            )
         ledger.slices_used = book.slices_used
         ledger.leaked = book.leaked
         ledger.truncated = book.truncated

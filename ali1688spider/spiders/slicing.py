@@ -2,8 +2,9 @@
 
 A listing answers at most ``cap`` pages of ``page_size`` entries, however large its total.
 A slice (a set of listing filters) whose total exceeds that capacity is split into child
-slices that partition it: first by category (level 1 -> 2 -> 3), then by price band or by
-modification-day window, until every slice fits. Pure code: no Scrapy, no I/O.
+slices that partition it, along the first dimension of an order that can still cut it:
+category (level 1 -> 2 -> 3), price band (whole cents), modification-day window. Splitting
+repeats until every slice fits. Pure code: no Scrapy, no I/O.
 
 Calls stay near the minimum because a slice's first page is fetched at full page size and its
 entries kept: the "count" of a slice that fits is its first page. Only the first page of an
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 

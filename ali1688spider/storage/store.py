@@ -8,7 +8,6 @@ Blocking calls: use a Store from one worker thread, never from the reactor threa
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
     from ali1688spider.storage.records import ProductRecord
 
-logger = logging.getLogger(__name__)
 
 SETTING = "ALI1688_DB_URL"
 _DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
