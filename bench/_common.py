@@ -143,6 +143,7 @@ class Crawl:
     returncode: int | None = None
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
     _started: float = field(default=0.0, repr=False)
 
     @property
@@ -186,6 +187,7 @@ class Crawl:
         self.returncode = os.waitstatus_to_exitcode(status)
         self.process.returncode = self.returncode
         self.peak_rss_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
         return self
 
     def kill(self) -> None:

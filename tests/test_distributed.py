@@ -128,7 +128,7 @@ def test_bare_workers_take_enqueued_seeds(tmp_path, limited_sandbox, worker_env)
 
 
 def test_seeds_are_taken_after_the_workers_own_job(tmp_path, limited_sandbox, worker_env, redis_server):
-    ids = shop_ids(limited_sandbox, 100)
+    ids = shop_ids(limited_sandbox, 60)
     first, rest = ids[:5], ids[5:]
     done = enqueue(worker_env, "product", f"ids={','.join(rest[:30])}")
     assert done.returncode == 0, done.stderr
@@ -176,7 +176,7 @@ def test_daily_quota_stops_every_worker_and_the_next_run_continues(
 
 def test_calls_rotate_over_credentials_within_each_keys_limit(tmp_path, limited_sandbox, worker_env):
     ids = shop_ids(limited_sandbox, 100)
-    apps = [json.loads(line) for line in [json.dumps(c) for c in _sandbox_apps(2, 3)]]
+    apps = _sandbox_apps(2, 3)
     env = {**worker_env, "ALI1688_CREDENTIALS": json.dumps(apps)}
     results = run_workers(tmp_path, 2, "product", {"ids": ",".join(ids)}, env)
     for result in results:

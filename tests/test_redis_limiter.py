@@ -14,8 +14,7 @@ from scrapy.settings import Settings
 from ali1688spider.crawl.config import ConfigError
 from ali1688spider.crawl.credentials import credential_sets_from_settings
 from ali1688spider.crawl.quota import LocalDailyQuota, RedisDailyQuota, china_day
-from ali1688spider.crawl.ratelimit import JITTER_HEADROOM
-from ali1688spider.crawl.redis_limiter import RedisRateLimiter
+from ali1688spider.crawl.redis_limiter import DISTRIBUTED_HEADROOM, RedisRateLimiter
 
 from conftest import REPO
 
@@ -57,13 +56,14 @@ def run_workers(redis_url: str, qps: float, calls: int, workers: int) -> list[fl
 def test_processes_share_one_even_pace(redis_url):
     qps, calls, workers = 20.0, 12, 3
     times = run_workers(redis_url, qps, calls, workers)
-    interval = (1 + JITTER_HEADROOM) / qps
+    interval = (1 + DISTRIBUTED_HEADROOM) / qps
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # Slots are reserved one interval apart in Redis; releases can only be later than their
-    # slot (scheduling delays), so the whole run spans at least the reserved schedule.
-    assert times[-1] - times[0] >= (len(times) - 1) * interval * 0.97
+    # Grants are one interval apart in Redis (a late one is booked at most GRANT_SLACK late),
+    # so the whole run spans at least the schedule, whatever process got which grant.
+    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.01
     # Evenly spaced: no burst of two releases together (a token bucket would allow them).
     assert sorted(gaps)[len(gaps) // 2] >= interval * 0.9
+    assert len(times) == calls * workers
 
 
 def test_penalize_holds_every_caller_back(redis_url):

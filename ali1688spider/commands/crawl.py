@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 #: Close reasons after which the data is not what the user asked for.
 FAILURE_REASONS = frozenset(
-    {"ali1688_bad_credentials", "ali1688_quota_exhausted", "ali1688_incomplete"}
+    {
+        "ali1688_bad_credentials",
+        "ali1688_quota_exhausted",
+        "ali1688_incomplete",
+        "ali1688_db_error",
+    }
 )
 
 

@@ -152,6 +152,9 @@ def _read_settings(settings: BaseSettings) -> dict[str, Any]:
     ):
         get_int(settings, name)
     get_float(settings, "ALI1688_REDIS_IDLE_TIMEOUT")
+    get_choice(settings, "ALI1688_VALIDATION", ("drop", "flag"))
+    get_int(settings, "ALI1688_DB_BATCH_SIZE", minimum=1)
+    get_float(settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01)
     return values
 
 

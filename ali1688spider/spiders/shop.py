@@ -94,18 +94,17 @@ PRIORITY_SETUP, PRIORITY_DETAIL, PRIORITY_FIRST_PAGE = 30, 20, 10
 
 
 def parse_split_order(text: str | None, api_name: str) -> tuple[str, ...]:
-    """``ALI1688_SPLIT_ORDER`` (e.g. ``category,price``) for *api_name*; empty = its default."""
+    """The split order for *api_name*: the dimensions ``ALI1688_SPLIT_ORDER`` names (e.g.
+    ``category,price``) that the API can filter by, then its other ones in default order."""
     supported = SPLIT_DIMENSIONS[api_name]
-    if not text:
-        return supported
-    order = tuple(part.strip().lower() for part in text.split(",") if part.strip())
-    usable = tuple(d for d in order if d in supported)
+    order = tuple(part.strip().lower() for part in (text or "").split(",") if part.strip())
     unknown = [d for d in order if d not in (CATEGORY, PRICE, TIME)]
-    if unknown or not usable:
+    if unknown:
         raise ConfigError(
             f"ALI1688_SPLIT_ORDER must list some of category, price, time, got {text!r}"
         )
-    return usable
+    preferred = tuple(dict.fromkeys(d for d in order if d in supported))
+    return preferred + tuple(d for d in supported if d not in preferred)
 
 
 def modified_time(product: dict[str, Any]) -> dt.datetime | None:

@@ -1,0 +1,60 @@
+"""Benchmark: peak memory of a whole-shop crawl of the 100,000+ product sandbox shop.
+
+``scrapy crawl shop -a seller_open_id=…`` (details off, JSON lines feed) runs as a subprocess
+against an unlimited sandbox; its peak resident set size is the child's own ``ru_maxrss``
+(``os.wait4``), so the sandbox and this script do not count. A second run adds the SQL
+pipeline (``ALI1688_DB_URL=sqlite:///…``). Goal: <= 300 MB. Prints a table and writes
+``bench/results/memory.json``.
+
+    python bench/memory.py --shop-size 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import crawl, goal_row, print_summary, print_table, sandbox, workdir, write_results
+
+GOAL_MB = 300.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shop-size", type=int, default=100_000)
+    parser.add_argument("--no-db", action="store_true", help="skip the run with the SQL pipeline")
+    options = parser.parse_args()
+
+    rows = []
+    with sandbox("--qps", "0") as box, workdir("memory") as tmp:
+        shop = box.shop(options.shop_size)
+        expected = set(box.ids(shop))
+        variants = [("feed", {})]
+        if not options.no_db:
+            variants.append(("feed + sqlite", {"ALI1688_DB_URL": f"sqlite:///{tmp / 'shop.db'}"}))
+        for name, settings in variants:
+            run = crawl("shop", tmp / name.replace(" ", ""), sandbox=box,
+                        args={"seller_open_id": shop["seller_open_id"]},
+                        settings={"ALI1688_QPS": 1_000_000, **settings}).run().check()
+            ids = run.product_ids()
+            rows.append({
+                "output": name,
+                "products": len(ids),
+                "complete": set(ids) == expected and len(ids) == len(expected),
+                "peak_rss_mb": round(run.peak_rss_mb, 1),
+                "seconds": run.crawl_seconds(),
+                "products_per_s": len(ids) / run.crawl_seconds(),
+            })
+
+    print_table(f"Shop of {len(expected):,} products, details off", rows,
+                ["output", "products", "complete", "peak_rss_mb", "seconds", "products_per_s"])
+    summary = [
+        goal_row(f"peak RSS, {len(expected):,} products, {row['output']}", row["peak_rss_mb"],
+                 f"<= {GOAL_MB:g} MB", row["peak_rss_mb"] <= GOAL_MB and row["complete"], "MB")
+        for row in rows
+    ]
+    path = write_results("memory", summary, {"shop_products": len(expected), "rows": rows})
+    print_summary("memory", summary, path)
+
+
+if __name__ == "__main__":
+    main()
