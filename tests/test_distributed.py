@@ -109,13 +109,9 @@ def test_two_workers_split_one_crawl_without_duplicates_or_overshoot(
     assert client.scard("ali1688:product:dupefilter") == len(ids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers without -a arguments need the Ali1688Spider/crawl-command change of issue 6",
-)
 def test_bare_workers_take_enqueued_seeds(tmp_path, limited_sandbox, worker_env):
-    ids = shop_ids(limited_sandbox, 100)
-    chunks = [ids[n:n + 20] for n in range(0, len(ids), 20)]
+    ids = shop_ids(limited_sandbox, 60)
+    chunks = [ids[n:n + 10] for n in range(0, len(ids), 10)]
     for chunk in chunks:
         done = enqueue(worker_env, "product", f"ids={','.join(chunk)}")
         assert done.returncode == 0, done.stderr
@@ -202,3 +198,14 @@ def test_a_shared_crawl_refuses_an_embedded_sandbox(crawl, redis_url):
     result = crawl("product", args={"ids": "1"}, env={"ALI1688_REDIS_URL": redis_url})
     assert result.returncode == 2
     assert "ALI1688_REDIS_URL is set" in result.log and "Traceback" not in result.log
+
+
+def test_two_workers_crawl_one_shop_completely(tmp_path, limited_sandbox, worker_env):
+    shop = limited_sandbox.shop(700)
+    ids = limited_sandbox.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")
+    results = run_workers(tmp_path, 2, "shop", {"seller_open_id": shop["seller_open_id"]}, worker_env)
+    for result in results:
+        assert result.returncode == 0, result.log[-3000:]
+    crawled = [item["product_id"] for result in results for item in result.items if "product_id" in item]
+    assert sorted(crawled) == sorted(ids)
+    assert_within_limit(limited_sandbox)

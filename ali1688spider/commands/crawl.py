@@ -12,6 +12,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from ali1688spider.crawl.config import ConfigError
+from ali1688spider.crawl.distributed import has_job_arguments, is_distributed
 from ali1688spider.crawl.runtime import check_settings
 from ali1688spider.spiders.arguments import SpiderArgumentError
 
@@ -44,7 +45,9 @@ class Command(ScrapyCrawlCommand):
         except KeyError:
             raise UsageError(f"no spider named {args[0]!r}", print_help=False) from None
         check = getattr(spidercls, "check_arguments", None)
-        if check is not None:
+        # A distributed worker may start without a job of its own: it takes seeds from Redis.
+        bare_worker = is_distributed(self.settings) and not has_job_arguments(opts.spargs)
+        if check is not None and not bare_worker:
             try:
                 check(opts.spargs)
             except SpiderArgumentError as exc:

@@ -9,6 +9,7 @@ import scrapy
 
 from ali1688spider.api.errors import unwrap_result
 from ali1688spider.crawl.config import get_str
+from ali1688spider.crawl.distributed import has_job_arguments, is_distributed
 from ali1688spider.crawl.request import build_api_request
 from ali1688spider.crawl.runtime import runtime_for
 from ali1688spider.spiders.arguments import Argument, parse_arguments
@@ -25,15 +26,21 @@ class Ali1688Spider(scrapy.Spider):
     arguments: ClassVar[dict[str, Argument]] = {}
 
     def __init__(self, name: str | None = None, **kwargs: Any):
-        values = self.check_arguments(kwargs)
         super().__init__(name)
-        self.args = values
-        for key, value in values.items():
-            setattr(self, key, value)
+        #: The spider's own job; None when started without arguments, which only a
+        #: distributed worker may be (its jobs are the seeds it takes from Redis).
+        self.args: dict[str, Any] | None = None
+        if has_job_arguments(kwargs):
+            self.args = self.check_arguments(kwargs)
+            for key, value in self.args.items():
+                setattr(self, key, value)
 
     async def start(self) -> AsyncIterator[Any]:
-        for request in self.requests_for(self.args):
-            yield request
+        if self.args is None and not is_distributed(self.settings):
+            self.args = self.check_arguments({})  # no job: the one-line "needs -a …" error
+        if self.args is not None:
+            for request in self.requests_for(self.args):
+                yield request
 
     def requests_for(self, args: dict[str, Any]) -> Iterable[scrapy.Request]:
         """The first calls for one job given by parsed arguments *args*.

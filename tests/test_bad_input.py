@@ -1,0 +1,176 @@
+"""Bad input: wrong arguments and settings, and gateway answers that are not what 1688 sends.
+
+Each case ends with one clear log or usage line that names the problem, a bounded number of
+calls (no crash loop) and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+
+# -- arguments and settings ------------------------------------------------------------------
+
+BAD_ARGUMENTS = [
+    ("shop", {"seller_open_id": "x", "since": "last tuesday"}, "argument since='last tuesday'"),
+    ("shop", {"seller_open_id": "x", "details": "maybe"}, "argument details='maybe'"),
+    ("shop", {"seller_open_id": "x", "colour": "red"}, "does not take argument(s) colour"),
+    ("shop", {}, "needs exactly one of"),
+    ("shop", {"seller_open_id": "x", "offer": "123456789012"}, "needs exactly one of"),
+    ("product", {"ids": "12ab,https://example.com/x"}, "argument ids="),
+    ("product", {"ids_file": "/nonexistent/ids.txt"}, "no such file"),
+    ("product", {}, "needs -a ids="),
+    ("search", {"keyword": "饼干", "price_min": "cheap"}, "argument price_min='cheap'"),
+]
+
+BAD_SETTINGS = [
+    ({"ALI1688_QPS": "fast"}, "ALI1688_QPS must be a number"),
+    ({"ALI1688_QPS": "0"}, "ALI1688_QPS must be > 0"),
+    ({"ALI1688_PROTOCOL": "soap"}, "ALI1688_PROTOCOL must be one of"),
+    ({"ALI1688_RETRY_TIMES": "many"}, "ALI1688_RETRY_TIMES must be a whole number"),
+]
+
+
+def assert_one_line_usage_error(result, expected: str) -> None:
+    assert result.returncode == 2, result.log[-2000:]
+    assert "Traceback" not in result.log
+    error_lines = [line for line in result.log.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, result.log[-2000:]
+    assert expected in error_lines[0]
+
+
+@pytest.fixture(scope="module")
+def quiet_sandbox():
+    """A private sandbox: these tests count its calls (there must be none)."""
+    from conftest import start_sandbox_process
+
+    process = start_sandbox_process("--qps", "0")
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(("spider", "args", "expected"), BAD_ARGUMENTS,
+                         ids=[f"{s}-{'-'.join(a) or 'none'}" for s, a, _ in BAD_ARGUMENTS])
+def test_bad_spider_arguments_stop_before_any_call(quiet_sandbox, crawl, spider, args, expected):
+    result = crawl(spider, args=args, env=quiet_sandbox.env())
+    assert_one_line_usage_error(result, expected)
+    assert quiet_sandbox.stats()["total_calls"] == 0
+
+
+@pytest.mark.parametrize(("settings", "expected"), BAD_SETTINGS, ids=[next(iter(s)) for s, _ in BAD_SETTINGS])
+def test_bad_settings_stop_before_any_call(quiet_sandbox, crawl, settings, expected):
+    result = crawl("product", args={"ids": "123456789012"}, settings=settings, env=quiet_sandbox.env())
+    assert_one_line_usage_error(result, expected)
+    assert quiet_sandbox.stats()["total_calls"] == 0
+
+
+# -- answers that are not the gateway's JSON -------------------------------------------------
+
+LOGIN_PAGE = "<!DOCTYPE html><html><head><title>登录</title></head><body>请登录</body></html>"
+#: What a misbehaving gateway (or a proxy / captive portal in front of it) answers, by mode.
+BAD_ANSWERS = {
+    "plain_text": (200, "text/plain", "OK"),
+    "html_error_page": (502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    "html_login_page": (200, "text/html;charset=UTF-8", LOGIN_PAGE),
+    "json_array": (200, "application/json", "[]"),
+    "empty_body": (200, "application/json", ""),
+    "binary": (200, "application/octet-stream", "\x89PNG\r\n\x1a\n\x00\x00"),
+}
+#: A good answer under a wrong content type is still the gateway's answer: it is used.
+WRONG_TYPE_GOOD_BODY = ("json_as_octet_stream", "application/octet-stream")
+
+
+class BadGateway:
+    """A proxy in front of the sandbox (*upstream*: its base URL) answering chosen offers badly."""
+
+    def __init__(self, upstream: str, modes: dict[str, str]):
+        self.upstream, self.modes = upstream, modes
+        self.calls: dict[str, int] = {}
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                param = parse_qs(body.decode()).get("offerDetailParam", ["{}"])[0]
+                offer = str(json.loads(param).get("offerId"))
+                gateway.calls[offer] = gateway.calls.get(offer, 0) + 1
+                mode = gateway.modes.get(offer)
+                if mode in BAD_ANSWERS:
+                    status, content_type, text = BAD_ANSWERS[mode]
+                    payload = text.encode("latin-1" if mode == "binary" else "utf-8")
+                else:
+                    real = requests.post(gateway.upstream + self.path, data=body, timeout=30,
+                                         headers={"Content-Type": self.headers["Content-Type"]})
+                    status, payload = real.status_code, real.content
+                    content_type = WRONG_TYPE_GOOD_BODY[1] if mode == WRONG_TYPE_GOOD_BODY[0] \
+                        else real.headers["Content-Type"]
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/openapi"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_answers_that_are_not_gateway_json_fail_with_one_line_each(sandbox, crawl):
+    shop = sandbox.shop(100)
+    ids = sandbox.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")
+    modes = dict(zip(ids, [*BAD_ANSWERS, WRONG_TYPE_GOOD_BODY[0]]))
+    good = ids[len(modes)]
+    proxy = BadGateway(sandbox.base_url, modes)
+    retries = 2
+    try:
+        result = crawl(
+            "product",
+            args={"ids": ",".join([*modes, good])},
+            settings={"ALI1688_RETRY_TIMES": str(retries), "ALI1688_BACKOFF_BASE": "0.01"},
+            env=sandbox.env(ALI1688_GATEWAY_URL=proxy.url),
+            timeout=120,
+        )
+    finally:
+        proxy.close()
+
+    assert "Traceback" not in result.log, result.log[-4000:]
+    assert "Spider error" not in result.log
+    fetched = {item["product_id"] for item in result.items}
+    wrong_type_id = next(i for i, m in modes.items() if m == WRONG_TYPE_GOOD_BODY[0])
+    assert fetched == {good, wrong_type_id}
+    errors = [line for line in result.log.splitlines() if re.search(r"\] ERROR: ", line)]
+    for offer, mode in modes.items():
+        if mode not in BAD_ANSWERS:
+            continue
+        # No crash loop: the first try and the configured retries, then it gives up.
+        assert proxy.calls[offer] <= 1 + retries, (mode, proxy.calls[offer])
+        lines = [line for line in errors if offer in line]
+        assert len(lines) == 1, (mode, errors)
+        assert "product.search.queryProductDetail" in lines[0]
+    describe = {offer: next(line for line in errors if offer in line) for offer in modes
+                if modes[offer] in BAD_ANSWERS}
+    by_mode = {modes[offer]: line for offer, line in describe.items()}
+    assert "HTTP 502" in by_mode["html_error_page"] and "HTML" in by_mode["html_error_page"]
+    assert "not valid JSON" in by_mode["plain_text"]
+    assert "HTML" in by_mode["html_login_page"]
+    assert "not a JSON object" in by_mode["json_array"]
+    assert "empty body" in by_mode["empty_body"]
