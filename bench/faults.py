@@ -7,7 +7,8 @@
    complete crawl report.
 2. Kill and resume: the same shop crawled with ``JOBDIR`` and ``ALI1688_DB_URL`` (SQLite) is
    SIGKILLed half-way, then started again with the same command; the database must hold every
-   product exactly once and the resumed run's report must say complete.
+   product exactly once and the resumed run's report must say complete. The same after a
+   graceful stop (SIGINT, as Ctrl-C), for contrast.
 
 Prints a table and writes ``bench/results/faults.json``.
 
@@ -17,6 +18,7 @@ Prints a table and writes ``bench/results/faults.json``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -88,7 +90,8 @@ def database_ids(path: Path) -> list[str]:
 
 
 def kill_resume_run(box: Sandbox, shop: dict[str, Any], expected: set[str], directory: Path,
-                    qps: float) -> dict[str, Any]:
+                    qps: float, how: signal.Signals = signal.SIGKILL) -> dict[str, Any]:
+    """Stop the crawl half-way with *how*, start it again, check the database."""
     box.reset_stats()
     db = directory / "shop.db"
 
@@ -100,12 +103,16 @@ def kill_resume_run(box: Sandbox, shop: dict[str, Any], expected: set[str], dire
 
     first = run("first").start()
     killed_at = wait_for_calls(box, first, len(expected) // 2)
-    first.kill()
+    if how is signal.SIGKILL:
+        first.kill()
+    else:
+        first.process.send_signal(how)
+        first.wait()
     stored_before = len(database_ids(db)) if db.exists() else 0
     second = run("resumed").run()
     ids = database_ids(db)
     return {
-        "scenario": "SIGKILL half-way + resume (JOBDIR, SQLite)",
+        "scenario": f"{how.name} half-way + resume (JOBDIR, SQLite)",
         "exit_code": second.returncode,
         "products": len(set(ids)),
         "missing": len(expected - set(ids)),
@@ -134,15 +141,20 @@ def main() -> None:
             faults = fault_run(box, shop, expected, tmp / "faults")
         with sandbox("--qps", "0", "--page-cap", str(options.page_cap)) as box:
             killed = kill_resume_run(box, shop, expected, tmp / "kill", options.kill_qps)
-    rows = [faults, killed]
+            # For contrast: Scrapy's own graceful stop (Ctrl-C once) before the resume.
+            stopped = kill_resume_run(box, shop, expected, tmp / "stop", options.kill_qps,
+                                      signal.SIGINT)
+    rows = [faults, killed, stopped]
     print_table(f"Shop of {len(expected)} products, details=1, paging cap {options.page_cap} pages",
                 rows, ["scenario", "exit_code", "products", "missing", "duplicates",
                        "report_complete", "calls"])
     print(f"\nfaults injected: {faults['faults_injected']}; retries: {faults['retries']}; "
           f"tokens expired after {faults['tokens_expired_after_calls']} calls, "
           f"refreshed {faults['token_refreshes']}x; gave up: {faults['gave_up'] or 'never'}")
-    print(f"killed after {killed['killed_after_calls']} calls with "
-          f"{killed['stored_before_resume']} products stored")
+    for row in (killed, stopped):
+        print(f"{row['scenario']}: stopped after {row['killed_after_calls']} calls with "
+              f"{row['stored_before_resume']} products stored; the resumed run emitted "
+              f"{row['resumed_run_products']}")
     summary = [
         goal_row(f"{row['scenario']}: every product once, complete report",
                  f"{row['products']}/{len(expected)}, {row['duplicates']} duplicates",

@@ -155,7 +155,13 @@ def run_crawl(
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(output)]
     for key, value in (args or {}).items():
         command += ["-a", f"{key}={value}"]
-    all_settings = {"ALI1688_STATS_FILE": str(stats_path), "LOG_LEVEL": "INFO"}
+    # Reports and sync state go to the test's directory, never into the checkout.
+    all_settings = {
+        "ALI1688_STATS_FILE": str(stats_path),
+        "ALI1688_REPORT_FILE": str(tmp_path / "reports" / "%(spider)s-%(time)s.json"),
+        "ALI1688_STATE_FILE": str(tmp_path / "state" / "sync.json"),
+        "LOG_LEVEL": "INFO",
+    }
     all_settings.update(settings or {})
     for key, value in all_settings.items():
         command += ["-s", f"{key}={value}"]

@@ -27,6 +27,7 @@ BAD_ARGUMENTS = [
     ("product", {"ids_file": "/nonexistent/ids.txt"}, "no such file"),
     ("product", {}, "needs -a ids="),
     ("search", {"keyword": "饼干", "price_min": "cheap"}, "argument price_min='cheap'"),
+    ("shops", {"seller_open_id": "x"}, "no spider named 'shops'"),
 ]
 
 BAD_SETTINGS = [

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import start_sandbox_process
+from conftest import REPO, start_sandbox_process
 
 from ali1688spider.extensions.progress import progress_line
 from ali1688spider.pipelines.completeness import report_path
@@ -247,6 +252,49 @@ def test_an_incomplete_crawl_closes_as_incomplete_and_keeps_the_old_mark(sandbox
     assert report["completeness"] < 0.97
     assert result.stats["ali1688/shop/failed_pages"] >= 1
     assert not (tmp_path / "state.json").exists()
+
+
+def test_a_paused_crawl_resumes_where_it_stopped(sandbox_factory, tmp_path):
+    """Ctrl-C with JOBDIR, then the same command again: every product once, one full report."""
+    sandbox = sandbox_factory("--qps", "0", "--page-cap", str(CAP))
+    shop = shop_of(sandbox, 1000)
+    expected = truth(sandbox, shop)
+    settings = {"JOBDIR": str(tmp_path / "job"), "ALI1688_MAX_PAGES": str(CAP), "ALI1688_QPS": "5",
+                "ALI1688_REPORT_FILE": str(tmp_path / "report.json"),
+                "ALI1688_STATE_FILE": str(tmp_path / "state.json")}
+    args = {"seller_open_id": shop["seller_open_id"]}
+
+    def command(feed: str) -> list[str]:
+        words = [sys.executable, "-m", "scrapy", "crawl", "shop", "-o", str(tmp_path / feed)]
+        for key, value in args.items():
+            words += ["-a", f"{key}={value}"]
+        for key, value in settings.items():
+            words += ["-s", f"{key}={value}"]
+        return words
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env.update(sandbox.env())
+    first = subprocess.Popen(command("first.jsonl"), cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while first.poll() is None and sandbox.stats()["total_calls"] < 6:
+            time.sleep(0.05)
+    finally:
+        first.send_signal(signal.SIGINT)  # a clean stop: Scrapy keeps JOBDIR
+        first.wait(timeout=120)
+    paused = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert paused["unique_fetched"] < shop["products"], "the pause must come before the end"
+
+    second = subprocess.run(command("second.jsonl"), cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=240)
+    assert second.returncode == 0, second.stderr[-3000:]
+    ids = [json.loads(line)["product_id"] for name in ("first.jsonl", "second.jsonl")
+           for line in (tmp_path / name).read_text(encoding="utf-8").splitlines() if line]
+    assert len(ids) == len(set(ids))
+    assert sorted(ids) == sorted(expected)
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "complete" and report["unique_fetched"] == shop["products"]
+    assert "Resuming shop" in second.stderr
 
 
 @pytest.mark.parametrize(

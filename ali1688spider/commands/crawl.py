@@ -26,6 +26,7 @@ FAILURE_REASONS = frozenset(
         "ali1688_quota_exhausted",
         "ali1688_incomplete",
         "ali1688_db_error",
+        "ali1688_shop_unresolved",
     }
 )
 

@@ -138,6 +138,12 @@ class CompletenessLedger:
             ledger = self.targets[key] = TargetLedger(key=key, spider=spider, target=target)
         return ledger
 
+    def adopt(self, ledger: TargetLedger) -> None:
+        """Carry on with a target saved by an earlier run of the same crawl (JOBDIR)."""
+        self.targets[ledger.key] = ledger
+        for product_id in ledger.listed:
+            self._owner.setdefault(product_id, ledger)
+
     def note_listed(
         self, ledger: TargetLedger, product_id: str, modified: dt.datetime | None = None
     ) -> bool:

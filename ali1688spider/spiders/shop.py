@@ -65,7 +65,7 @@ from ali1688spider.spiders.slicing import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
     from scrapy import Request
     from scrapy.http import Response
@@ -84,6 +84,7 @@ CROSS_ACCOUNT_API = "alibaba.account.agent.crossBasic"
 CLOSE_UNRESOLVED = "ali1688_shop_unresolved"
 JOB_META_KEY = "ali1688_shop_job"
 JOB_ARGS_META_KEY = "ali1688_shop_args"
+STATE_KEY = "ali1688_shop_jobs"
 #: How each listing can be cut: querySellerOfferList has price filters but no time filter;
 #: getList has time filters (day precision) but no price filter. Both filter by category.
 SPLIT_DIMENSIONS = {SHOP_LIST_API: (PRICE, CATEGORY), OWN_LIST_API: (TIME, CATEGORY)}
@@ -205,6 +206,7 @@ class ShopSpider(Ali1688Spider):
         self.jobs: dict[str, ShopJob] = {}
         # Category children by parent id ("0" = the level-1 list), shared by every job.
         self.category_children: dict[str, list[CategoryNode]] = {}
+        self._unsaved: dict[str, dict[str, Any]] = {}
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -218,6 +220,7 @@ class ShopSpider(Ali1688Spider):
         if job is None:
             ledger = self.ledger.open(key, spider=self.name, target=key)
             job = self.jobs[key] = ShopJob(key=key, args=args, ledger=ledger)
+            self.saved_jobs().setdefault(key, {"ledger": ledger, "spec": None})
         return job
 
     def job(self, key: str, meta: dict[str, Any]) -> ShopJob:
@@ -227,17 +230,38 @@ class ShopSpider(Ali1688Spider):
         if job is None and JOB_ARGS_META_KEY in meta:
             job = self.open_job(meta[JOB_ARGS_META_KEY], key=key)
         elif job is None:
-            spec = meta[JOB_META_KEY]
-            args = {name: None for name in self.arguments}
-            args.update(own=False, incremental=False, details=spec["details"])
-            job = self.open_job(args, key=key)
-            job.api, job.seller_open_id, job.member_id = spec["api"], spec["seller_open_id"], spec["member_id"]
-            job.since = dt.datetime.fromisoformat(spec["since"]) if spec["since"] else None
-            job.page_size = spec["page_size"]
-            job.book = SliceBook(max_pages=spec["max_pages"],
-                                 order=parse_split_order(get_str(self.crawler.settings, "ALI1688_SPLIT_ORDER"), job.api))
-            job.ledger.target = spec["target"]
+            job = self.resume_job(key, meta[JOB_META_KEY])
         return job
+
+    def resume_job(self, key: str, spec: dict[str, Any], ledger: TargetLedger | None = None) -> ShopJob:
+        """A job that is past resolving, from its spec (and its saved ledger, if any)."""
+        args = {name: None for name in self.arguments}
+        args.update(own=False, incremental=False, details=spec["details"])
+        if ledger is not None:
+            self.ledger.adopt(ledger)
+        job = self.open_job(args, key=key)
+        job.api, job.seller_open_id, job.member_id = spec["api"], spec["seller_open_id"], spec["member_id"]
+        job.since = dt.datetime.fromisoformat(spec["since"]) if spec["since"] else None
+        job.page_size = spec["page_size"]
+        order = parse_split_order(get_str(self.crawler.settings, "ALI1688_SPLIT_ORDER"), job.api)
+        job.book = SliceBook(max_pages=spec["max_pages"], order=order)
+        job.ledger.target = spec["target"]
+        return job
+
+    def saved_jobs(self) -> dict[str, dict[str, Any]]:
+        """Where the jobs' ledgers and specs live across a JOBDIR pause (``spider.state``,
+        which Scrapy keeps in JOBDIR on a clean stop); a throwaway dict without JOBDIR."""
+        state = getattr(self, "state", None)
+        return state.setdefault(STATE_KEY, {}) if isinstance(state, dict) else self._unsaved
+
+    async def start(self) -> AsyncIterator[Any]:
+        for key, saved in list(self.saved_jobs().items()):
+            if key not in self.jobs and saved.get("spec"):
+                self.resume_job(key, saved["spec"], saved["ledger"])
+                logger.info("Resuming shop %s: %d products listed before the pause",
+                            key, len(saved["ledger"].listed))
+        async for request in super().start():
+            yield request
 
     def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
         job = self.open_job(args)
@@ -357,6 +381,7 @@ class ShopSpider(Ali1688Spider):
             job.root = Slice(day_from=job.since.astimezone(CHINA_TIME).date())
         job.book.open(job.root)
         job.ledger.max_pages = job.book.max_pages
+        self.saved_jobs()[job.key]["spec"] = job.spec()
         if job.since is not None:
             job.ledger.extra["since"] = job.since.isoformat()
         logger.info("Listing shop %s with %s (page size %d, cap %d pages%s)", job.ledger.target,
@@ -452,7 +477,8 @@ class ShopSpider(Ali1688Spider):
                             piece.describe(), book.max_pages)
                 plan = book.plan(piece, sample=job.samples.get(piece, Sample()),
                                  children_of=self.children_of)
-                yield from self.carry_out(job, piece, plan, read_rest=False)
+                # After a probe the pages between were never asked for.
+                yield from self.carry_out(job, piece, plan, read_rest=probe)
         self.sync_ledger(job)
 
     def children_of(self, category_id: str | None) -> list[CategoryNode] | None:
