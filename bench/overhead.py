@@ -14,7 +14,7 @@ times, alternating, and the best run of each counts (the machine is shared; the 
 the one least disturbed). Goal: ours >= 0.8 x bare. Prints a table and writes
 ``bench/results/overhead.json``.
 
-    python bench/overhead.py --products 5000 --repeat 3
+    python bench/overhead.py --products 5000 --repeat 5
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def figures(run: Crawl, crawler: str) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=5000, help="product details fetched")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each, best counts")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each, best counts")
     options = parser.parse_args()
 
     runs: list[dict[str, object]] = []
