@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit

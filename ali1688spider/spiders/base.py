@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import scrapy
 
 from ali1688spider.api.errors import unwrap_result
+from ali1688spider.api.normalize import fill_missing, normalize_product
 from ali1688spider.crawl.config import get_str
 from ali1688spider.crawl.distributed import has_job_arguments, is_distributed
 from ali1688spider.crawl.request import build_api_request
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
 
     from scrapy.http import Response
+
+
+#: The detail API of any offer (it also names the offer's seller, reference §6.4).
+DETAIL_API = "product.search.queryProductDetail"
 
 
 class Ali1688Spider(scrapy.Spider):
@@ -73,6 +78,19 @@ class Ali1688Spider(scrapy.Spider):
     def payload(self, response: Response) -> Any:
         """The business payload of a successful API answer, whatever its envelope."""
         return unwrap_result(response.json())
+
+    def detail_request(self, offer_id: str, **kwargs: Any) -> scrapy.Request:
+        """One detail call for *offer_id*; *kwargs* go to ``api_request`` (callback defaults
+        to ``parse_detail``)."""
+        params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
+        kwargs.setdefault("callback", self.parse_detail)
+        return self.api_request(DETAIL_API, params, **kwargs)
+
+    def detail_product(self, response: Response, listing: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The normalized product of a detail answer, completed by its *listing* entry if any."""
+        product, anomalies = normalize_product(DETAIL_API, self.payload(response))
+        self.count_anomalies(anomalies)
+        return fill_missing(product, listing)
 
     def count_anomalies(self, anomalies: Iterable[str]) -> None:
         for field in anomalies:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ali1688spider.api.normalize import normalize_product
 from ali1688spider.api.urls import parse_offer_id
 from ali1688spider.items import Product
 from ali1688spider.spiders.arguments import Argument, SpiderArgumentError, as_existing_file
@@ -16,9 +15,6 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.http import Response
-
-DETAIL_API = "product.search.queryProductDetail"
-
 
 def parse_id_list(text: str) -> list[str]:
     """Offer ids or detail URLs, comma separated."""
@@ -65,12 +61,7 @@ class ProductSpider(Ali1688Spider):
         for offer_id in dict.fromkeys(ids):
             yield self.detail_request(offer_id)
 
-    def detail_request(self, offer_id: str) -> Request:
-        params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
-        return self.api_request(DETAIL_API, params, callback=self.parse_detail)
-
     def parse_detail(self, response: Response) -> Iterator[Product]:
-        product, anomalies = normalize_product(DETAIL_API, self.payload(response))
-        self.count_anomalies(anomalies)
+        product = self.detail_product(response)
         product["crawled_at"] = self.now_iso()
         yield Product(product)

@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ali1688spider.api.errors import ErrorKind
-from ali1688spider.api.normalize import fill_missing, normalize_product
+from ali1688spider.api.normalize import normalize_product
 from ali1688spider.crawl.middleware import ApiRequestError
 from ali1688spider.items import Product
 from ali1688spider.spiders.arguments import (
@@ -24,7 +24,7 @@ from ali1688spider.spiders.arguments import (
     as_text,
 )
 from ali1688spider.spiders.paging import next_page, page_cap, page_size_for, read_page, with_page
-from ali1688spider.spiders.product import ProductSpider
+from ali1688spider.spiders.base import Ali1688Spider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -69,12 +69,8 @@ def sort_param(sort: tuple[str, str]) -> str:
     return json.dumps({key: way}, separators=(",", ":"))
 
 
-class SearchSpider(ProductSpider):
-    """Yields the products a keyword search finds: list entries, or full details (``details=1``).
-
-    It is a product spider whose ids come from a search, so ``details=1`` uses the product
-    spider's detail call.
-    """
+class SearchSpider(Ali1688Spider):
+    """Yields the products a keyword search finds: list entries, or full details (``details=1``)."""
 
     name = "search"
     arguments = {
@@ -138,9 +134,7 @@ class SearchSpider(ProductSpider):
             self.count_anomalies(anomalies)
             stats.inc_value("ali1688/search/results")
             if args["details"] and product["product_id"]:
-                request = self.detail_request(product["product_id"])
-                request.cb_kwargs["listing"] = product
-                yield request
+                yield self.detail_request(product["product_id"], cb_kwargs={"listing": product})
             elif not args["details"]:
                 product["crawled_at"] = self.now_iso()
                 yield Product(product)
@@ -151,12 +145,11 @@ class SearchSpider(ProductSpider):
         else:
             self.note_end(args, answer, cap)
 
-    def parse_detail(
-        self, response: Response, listing: dict[str, Any] | None = None
-    ) -> Iterator[Product]:
+    def parse_detail(self, response: Response, listing: dict[str, Any]) -> Iterator[Product]:
         """The full detail, completed by the search entry (the detail has no modification date)."""
-        for product in super().parse_detail(response):
-            yield Product(fill_missing(dict(product), listing))
+        product = self.detail_product(response, listing)
+        product["crawled_at"] = self.now_iso()
+        yield Product(product)
 
     def note_end(self, args: dict[str, Any], answer: Page, cap: int) -> None:
         """Say when results exist beyond the last page read (the cap, or the platform's depth)."""

@@ -31,7 +31,6 @@ from scrapy.exceptions import CloseSpider
 from ali1688spider.api.errors import unwrap_result
 from ali1688spider.api.normalize import (
     CHINA_TIME,
-    fill_missing,
     normalize_categories,
     normalize_product,
 )
@@ -50,9 +49,8 @@ from ali1688spider.spiders.arguments import (
     as_datetime,
     as_text,
 )
-from ali1688spider.spiders.base import Ali1688Spider
+from ali1688spider.spiders.base import DETAIL_API, Ali1688Spider
 from ali1688spider.spiders.paging import page_cap, page_size_for, read_page, with_page
-from ali1688spider.spiders.product import DETAIL_API
 from ali1688spider.spiders.slicing import (
     CATEGORY,
     PRICE,
@@ -604,7 +602,7 @@ class ShopSpider(Ali1688Spider):
             # getList entries are the full product model already; list entries of other
             # shops lack SKUs, tiers and stock.
             if job.args["details"] and product["skus"] is None:
-                yield self.detail_request(job, product)
+                yield self.shop_detail_request(job, product)
             else:
                 yield self.finish(job, product)
 
@@ -616,12 +614,9 @@ class ShopSpider(Ali1688Spider):
         product["crawled_at"] = self.now_iso()
         return Product(product)
 
-    def detail_request(self, job: ShopJob, listing: dict[str, Any]) -> Request:
-        params = {"offerDetailParam": {"offerId": int(listing["product_id"]), "country": self.country}}
-        return self.api_request(
-            DETAIL_API,
-            params,
-            callback=self.parse_detail,
+    def shop_detail_request(self, job: ShopJob, listing: dict[str, Any]) -> Request:
+        return self.detail_request(
+            listing["product_id"],
             errback=self.detail_failed,
             cb_kwargs={"key": job.key, "listing": listing},
             meta={JOB_META_KEY: job.spec()},
@@ -631,9 +626,7 @@ class ShopSpider(Ali1688Spider):
     def parse_detail(self, response: Response, key: str, listing: dict[str, Any]) -> Iterator[Product]:
         job = self.job(key, response.meta)
         job.ledger.calls += 1
-        product, anomalies = normalize_product(DETAIL_API, self.payload(response))
-        self.count_anomalies(anomalies)
-        yield self.finish(job, fill_missing(product, listing))
+        yield self.finish(job, self.detail_product(response, listing))
 
     def detail_failed(self, failure: Failure) -> Iterator[Product]:
         """A product listed but gone (or failing) at detail time: emit what the list said."""
