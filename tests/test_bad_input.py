@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
+from conftest import start_sandbox_process
 
 # -- arguments and settings ------------------------------------------------------------------
 
@@ -49,8 +50,6 @@ def assert_one_line_usage_error(result, expected: str) -> None:
 @pytest.fixture(scope="module")
 def quiet_sandbox():
     """A private sandbox: these tests count its calls (there must be none)."""
-    from conftest import start_sandbox_process
-
     process = start_sandbox_process("--qps", "0")
     yield process
     process.stop()

@@ -230,6 +230,11 @@ def classify_response(status: int, body: bytes) -> ApiError | None:
         data = parse_json_body(body, status)
     except ApiCallError as exc:
         return exc.error
+    return classify_decoded(status, data, body)
+
+
+def classify_decoded(status: int, data: Any, body: bytes) -> ApiError | None:
+    """``classify_response`` for a *body* already decoded into *data* (decode once, use twice)."""
     if isinstance(data, dict) and isinstance(data.get("error_response"), dict):
         return _top_error(status, data["error_response"])
     if isinstance(data, dict) and ("error_code" in data or status >= 400):

@@ -20,7 +20,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro
 
 from ali1688spider.api.catalogue import get_api, permission_advice
-from ali1688spider.api.errors import ApiError, ErrorKind, classify_response
+from ali1688spider.api.errors import ApiError, ErrorKind, classify_decoded, classify_response
 from ali1688spider.crawl.config import get_float, get_int
 from ali1688spider.crawl.handler import (
     APP_KEY_META_KEY,
@@ -108,7 +108,7 @@ class ApiErrorMiddleware:
         api_name = request.meta.get(API_META_KEY)
         if api_name is None:
             return response
-        error = classify_response(response.status, response.body)
+        error = classify(response)
         if error is None:
             self.stats.inc_value("ali1688/responses/ok")
             return response
@@ -195,6 +195,21 @@ class ApiErrorMiddleware:
         self._closing_reason = reason
         logger.error("Closing the crawl (%s): " + message, reason, *args)
         deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+
+def classify(response: Response) -> ApiError | None:
+    """The error an API answer carries, if any.
+
+    The body is decoded with ``response.json()``, which caches it: the spider's callback
+    reads the same decoded answer instead of parsing the body a second time.
+    """
+    decode = getattr(response, "json", None)
+    if decode is not None:
+        try:
+            return classify_decoded(response.status, decode(), response.body)
+        except ValueError:
+            pass
+    return classify_response(response.status, response.body)
 
 
 def _describe_params(request: Request) -> str:
