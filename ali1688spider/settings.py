@@ -21,6 +21,9 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 32
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = False
 DOWNLOAD_TIMEOUT = 60
+# Scrapy starts CONCURRENT_ITEMS tasks for every callback output; ours yield one item per
+# detail answer and at most a page (50) per listing answer, so 100 only costs CPU.
+CONCURRENT_ITEMS = 32
 
 DOWNLOAD_HANDLERS = {
     "http": "ali1688spider.crawl.handler.SigningDownloadHandler",
