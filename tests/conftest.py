@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+
+from ali1688spider.sandbox.process import SandboxProcess
+from ali1688spider.sandbox.process import start_sandbox_process as start_process
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"
@@ -19,81 +21,9 @@ REFERENCE = REPO.parent / "shared" / "reference"
 pytest_plugins = ["postgres_server", "redis_server", "product_samples"]
 
 
-@dataclass
-class SandboxProcess:
-    """A sandbox gateway running as ``python -m ali1688spider.sandbox`` in a subprocess."""
-
-    process: subprocess.Popen
-    info: dict[str, Any]
-
-    @property
-    def url(self) -> str:
-        return self.info["url"]
-
-    @property
-    def base_url(self) -> str:
-        return self.info["url"].rsplit("/openapi", 1)[0]
-
-    @property
-    def credentials(self) -> dict[str, str]:
-        return {k: self.info[k] for k in ("app_key", "app_secret", "access_token", "refresh_token")}
-
-    def get(self, path: str) -> Any:
-        response = requests.get(self.base_url + path, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, payload: dict | None = None) -> Any:
-        response = requests.post(self.base_url + path, json=payload or {}, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def shops(self) -> list[dict[str, Any]]:
-        return self.get("/sandbox/shops")
-
-    def shop(self, max_products: int) -> dict[str, Any]:
-        """The largest shop with at most *max_products* products."""
-        fitting = [s for s in self.shops() if s["products"] <= max_products]
-        return max(fitting, key=lambda s: s["products"])
-
-    def stats(self) -> dict[str, Any]:
-        return self.get("/sandbox/stats")
-
-    def env(self, **overrides: str) -> dict[str, str]:
-        """Environment that points a crawl at this sandbox with its public credentials."""
-        creds = self.credentials
-        values = {
-            "ALI1688_GATEWAY_URL": self.url,
-            "ALI1688_APP_KEY": creds["app_key"],
-            "ALI1688_APP_SECRET": creds["app_secret"],
-            "ALI1688_ACCESS_TOKEN": creds["access_token"],
-            "ALI1688_REFRESH_TOKEN": creds["refresh_token"],
-        }
-        values.update(overrides)
-        return values
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
 def start_sandbox_process(*args: str) -> SandboxProcess:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ali1688spider.sandbox", "--port", "0", "--quiet", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=REPO,
-    )
-    line = process.stdout.readline()
-    if not line:
-        process.kill()
-        raise RuntimeError(f"sandbox did not start (args {args})")
-    return SandboxProcess(process, json.loads(line))
+    """A sandbox subprocess started from the checkout (the code under test)."""
+    return start_process(*args, cwd=str(REPO))
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ali1688spider.sandbox.process import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -40,12 +42,7 @@ class RedisServer:
         return redis.Redis.from_url(self.url)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 def start_redis_server(root: Path) -> RedisServer:

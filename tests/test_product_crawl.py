@@ -73,7 +73,7 @@ def test_qps_limit_is_never_exceeded(sandbox_factory, crawl):
 
 def test_qps_errors_are_retried_and_counted(sandbox_factory, crawl):
     sandbox = sandbox_factory("--qps", "3")
-    ids = shop_ids(sandbox, 100, 20)
+    ids = shop_ids(sandbox, 100, 10)
     result = crawl(
         "product",
         args={"ids": ",".join(ids)},

@@ -1,0 +1,106 @@
+"""The sandbox as a child process, for tests, benchmarks and scripts.
+
+``start_sandbox_process(*cli_args)`` runs ``python -m ali1688spider.sandbox --port 0 …``, reads
+its first stdout line (URL and public credentials) and returns a handle with the
+ground-truth endpoints and the environment that points a crawl at it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+CREDENTIAL_SETTINGS = {
+    "app_key": "ALI1688_APP_KEY",
+    "app_secret": "ALI1688_APP_SECRET",
+    "access_token": "ALI1688_ACCESS_TOKEN",
+    "refresh_token": "ALI1688_REFRESH_TOKEN",
+}
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate *process*, killing it if it does not stop within *timeout* seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class SandboxProcess:
+    """A running sandbox child process and what its first line said."""
+
+    process: subprocess.Popen
+    info: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return self.info["url"]
+
+    @property
+    def base_url(self) -> str:
+        return self.info["base_url"]
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return {key: self.info[key] for key in CREDENTIAL_SETTINGS}
+
+    def get(self, path: str) -> Any:
+        response = requests.get(self.base_url + path, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        response = requests.post(self.base_url + path, json=payload or {}, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def shops(self) -> list[dict[str, Any]]:
+        return self.get("/sandbox/shops")
+
+    def shop(self, max_products: int) -> dict[str, Any]:
+        """The largest shop with at most *max_products* products."""
+        fitting = [s for s in self.shops() if s["products"] <= max_products]
+        return max(fitting, key=lambda s: s["products"])
+
+    def ids(self, shop: dict[str, Any]) -> list[str]:
+        """Every product id of *shop* (ground truth)."""
+        return self.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")
+
+    def stats(self) -> dict[str, Any]:
+        return self.get("/sandbox/stats")
+
+    def env(self, **overrides: Any) -> dict[str, str]:
+        """Environment that points a crawl at this sandbox with its public credentials."""
+        values = {"ALI1688_GATEWAY_URL": self.url}
+        values.update({name: self.info[key] for key, name in CREDENTIAL_SETTINGS.items()})
+        values.update({key: str(value) for key, value in overrides.items()})
+        return values
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_sandbox_process(*args: str, cwd: str | None = None) -> SandboxProcess:
+    """Start ``ali1688 sandbox --port 0 --quiet *args`` and wait for its first line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ali1688spider.sandbox", "--port", "0", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=cwd,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        stop_process(process)
+        raise RuntimeError(f"the sandbox did not start (arguments {list(args)})")
+    return SandboxProcess(process, json.loads(line))
