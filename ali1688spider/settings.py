@@ -38,6 +38,9 @@ EXTENSIONS = {
     "ali1688spider.crawl.tokens.TokenStoreExtension": 110,
     "ali1688spider.extensions.progress.Progress": 120,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
+    # Off (NotConfigured) without JOBDIR. After SpiderState (0): its marker goes on a clean
+    # close only once spider.state has been written.
+    "ali1688spider.extensions.crashguard.CrashGuard": 950,
 }
 ITEM_PIPELINES = {
     "ali1688spider.pipelines.validate.ValidationPipeline": 100,

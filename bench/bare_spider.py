@@ -2,8 +2,10 @@
 
 Run with ``scrapy runspider`` outside the project (so none of the project's settings, download
 handler, middlewares or pipelines load): stock Scrapy, the same concurrency as the project,
-one JSON-decoded answer yielded per call. ``-a calls=FILE`` is a JSON list of
-``{"url", "body"}`` signed calls; ``-a stats=FILE`` receives the crawl's start/finish times.
+one item per call: the raw fields of the decoded answer that a ``Product`` is made of (not
+normalized), so both feeds write items of about the same size. ``-a calls=FILE`` is a JSON
+list of ``{"url", "body"}`` signed calls; ``-a stats=FILE`` receives the crawl's start/finish
+times.
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ import json
 from pathlib import Path
 
 import scrapy
+
+
+#: The queryProductDetail fields the project's Product is built from.
+PRODUCT_FIELDS = (
+    "offerId", "sellerOpenId", "subject", "categoryId", "status", "productSaleInfo",
+    "productSkuInfos", "minOrderQuantity", "productImage", "createDate",
+)
 
 
 class BareSpider(scrapy.Spider):
@@ -40,7 +49,8 @@ class BareSpider(scrapy.Spider):
             )
 
     def parse(self, response):
-        yield response.json()["result"]["result"]
+        detail = response.json()["result"]["result"]
+        yield {name: detail.get(name) for name in PRODUCT_FIELDS}
 
     def closed(self, reason: str) -> None:
         stats = self.crawler.stats

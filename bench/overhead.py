@@ -6,8 +6,8 @@ An unlimited sandbox (no QPS limit, no latency) serves the same N product detail
   limiter, error middleware, normalization, validation, dedupe and completeness pipelines,
   JSON lines feed), with ``ALI1688_QPS`` far above what the machine can reach;
 - a bare Scrapy spider (``bench/bare_spider.py``, stock settings, same concurrency) POSTing
-  the same calls, signed beforehand with ``ali1688spider.api.wire``, and yielding the decoded
-  answers to a JSON lines feed.
+  the same calls, signed beforehand with ``ali1688spider.api.wire``, decoding each answer and
+  yielding the raw fields a product is made of (no normalization) to a JSON lines feed.
 
 Products/s = items / seconds of the crawl (engine start to close). Each is run ``--repeat``
 times, alternating, and the best run of each counts (the machine is shared; the best run is

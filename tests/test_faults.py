@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 
-import pytest
 from conftest import REPO
 
 FAULTS = ("--fail-5xx", "0.10", "--fail-qps", "0.05", "--fail-truncate", "0.02",
@@ -104,12 +103,6 @@ def stored_ids(database) -> list[str]:
         return [row[0] for row in db.execute("SELECT product_id FROM products")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Scrapy's JOBDIR is written on a clean close only (queue sizes, active.json, "
-    "buffered requests.seen) and the shop spider's ledger lives in memory: after SIGKILL "
-    "the resumed crawl finds its first listing request already seen and ends with nothing",
-)
 def test_crawl_killed_half_way_resumes_complete_without_duplicates(sandbox_factory, crawl, tmp_path):
     sandbox = sandbox_factory("--qps", "0", "--page-cap", "3")
     # Big enough that Scrapy has flushed part of JOBDIR/requests.seen by the kill.

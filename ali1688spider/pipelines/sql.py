@@ -27,6 +27,7 @@ from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 
 from ali1688spider.crawl.config import get_float, get_int, get_str
+from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.validate import validate_product
 from ali1688spider.storage.records import category_row, product_record
@@ -159,13 +160,20 @@ class SqlPipeline:
             self.executor, self.store.write, self.run_id, products, categories
         )
         self._writes.add(write)
-        write.add_done_callback(lambda done: self._written(done, waiting, len(products) + len(categories)))
+        ids = [record.product_id for record in products]
+        write.add_done_callback(lambda done: self._written(done, waiting, len(products) + len(categories), ids))
 
-    def _written(self, done: asyncio.Future[BatchResult], waiting: asyncio.Future[str | None], size: int) -> None:
+    def _written(
+        self, done: asyncio.Future[BatchResult], waiting: asyncio.Future[str | None], size: int, ids: list[str]
+    ) -> None:
         self._writes.discard(done)
         exc = done.exception()
         if exc is None:
             self._count(done.result())
+            guard = crash_guard_for(self.crawler)
+            if guard is not None:
+                # Committed: after a crash the job need not fetch these again.
+                guard.acknowledge(ids)
             waiting.set_result(None)
             return
         first = self.error is None

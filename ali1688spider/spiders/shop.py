@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from ali1688spider.crawl.distributed import is_distributed
 from ali1688spider.crawl.middleware import ApiRequestError
 from ali1688spider.crawl.request import PARAMS_META_KEY
 from ali1688spider.crawl.syncstate import Mark, SyncState
+from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Product
 from ali1688spider.spiders.arguments import (
     Argument,
@@ -602,9 +604,22 @@ class ShopSpider(Ali1688Spider):
             # getList entries are the full product model already; list entries of other
             # shops lack SKUs, tiers and stock.
             if job.args["details"] and product["skus"] is None:
+                if product_id in self.stored_before_crash:
+                    # Listed (the report counts it); its detail is in the database already.
+                    stats.inc_value("ali1688/shop/stored_before_crash")
+                    extra = job.ledger.extra
+                    extra["stored_before_crash"] = extra.get("stored_before_crash", 0) + 1
+                    continue
                 yield self.shop_detail_request(job, product)
             else:
                 yield self.finish(job, product)
+
+    @cached_property
+    def stored_before_crash(self) -> frozenset[str]:
+        """Products earlier runs of this JOBDIR job stored (``extensions/crashguard.py``); only
+        a crash restart lists them again."""
+        guard = crash_guard_for(self.crawler)
+        return guard.stored if guard is not None else frozenset()
 
     def finish(self, job: ShopJob, product: dict[str, Any]) -> Product:
         if product.get("seller_open_id") is None:
