@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
@@ -33,87 +31,30 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results"
+
+from ali1688spider.sandbox.process import SandboxProcess, start_sandbox_process  # noqa: E402
+
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
 
 
 # -- the sandbox -------------------------------------------------------------------------------
 
 
-@dataclass
-class Sandbox:
-    """A sandbox gateway in a subprocess; ``info`` is its first stdout line."""
+class Sandbox(SandboxProcess):
+    """A sandbox gateway in a subprocess, with what the benchmarks ask of it besides."""
 
-    process: subprocess.Popen
-    info: dict[str, Any]
-
-    @classmethod
-    def start(cls, *args: str) -> Sandbox:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ali1688spider.sandbox", "--port", "0", "--quiet", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
-        )
-        line = process.stdout.readline()
-        if not line:
-            process.kill()
-            raise RuntimeError(f"the sandbox did not start (options {' '.join(args)})")
-        return cls(process, json.loads(line))
-
-    @property
-    def url(self) -> str:
-        return self.info["url"]
-
-    @property
-    def base_url(self) -> str:
-        return self.info["base_url"]
-
-    def get(self, path: str) -> Any:
-        response = requests.get(self.base_url + path, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        response = requests.post(self.base_url + path, json=payload or {}, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def shop(self, size: int) -> dict[str, Any]:
+    def nearest_shop(self, size: int) -> dict[str, Any]:
         """The shop whose product count is closest to *size*."""
-        return min(self.get("/sandbox/shops"), key=lambda s: abs(s["products"] - size))
-
-    def ids(self, shop: dict[str, Any]) -> list[str]:
-        return self.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")
-
-    def stats(self) -> dict[str, Any]:
-        return self.get("/sandbox/stats")
+        return min(self.shops(), key=lambda s: abs(s["products"] - size))
 
     def reset_stats(self) -> None:
         self.post("/sandbox/stats/reset")
 
-    def env(self, **overrides: Any) -> dict[str, str]:
-        """Settings that point a crawl at this sandbox with its public credentials."""
-        values = {
-            "ALI1688_GATEWAY_URL": self.url,
-            "ALI1688_APP_KEY": self.info["app_key"],
-            "ALI1688_APP_SECRET": self.info["app_secret"],
-            "ALI1688_ACCESS_TOKEN": self.info["access_token"],
-            "ALI1688_REFRESH_TOKEN": self.info["refresh_token"],
-        }
-        values.update({k: str(v) for k, v in overrides.items()})
-        return values
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 @contextmanager
 def sandbox(*args: str) -> Iterator[Sandbox]:
-    started = Sandbox.start(*args)
+    process = start_sandbox_process(*args, cwd=str(REPO))
+    started = Sandbox(process.process, process.info)
     try:
         yield started
     finally:

@@ -98,14 +98,14 @@ def main() -> None:
     rows = []
     with sandbox("--qps", "0") as box, workdir("economy") as tmp:
         state = tmp / "state.json"
-        large = box.shop(options.large)
+        large = box.nearest_shop(options.large)
         large_ids = set(box.ids(large))
         rows.append(measure(
             box, f"full, {len(large_ids):,} products, list only", tmp / "large",
             args={"seller_open_id": large["seller_open_id"]}, expected=large_ids,
             minimum=pages(len(large_ids), SELLER_PAGE_SIZE), state=state)[0])
 
-        medium = box.shop(options.medium)
+        medium = box.nearest_shop(options.medium)
         if not medium["owner"]:
             raise SystemExit("the medium shop must be the authorizing seller's (sandbox default)")
         medium_ids = set(box.ids(medium))

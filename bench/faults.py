@@ -136,7 +136,7 @@ def main() -> None:
 
     with workdir("faults") as tmp:
         with sandbox("--qps", "0", "--page-cap", str(options.page_cap), *FAULTS) as box:
-            shop = box.shop(options.shop_size)
+            shop = box.nearest_shop(options.shop_size)
             expected = set(box.ids(shop))
             faults = fault_run(box, shop, expected, tmp / "faults")
         with sandbox("--qps", "0", "--page-cap", str(options.page_cap)) as box:

@@ -26,7 +26,7 @@ def main() -> None:
 
     rows = []
     with sandbox("--qps", "0") as box, workdir("memory") as tmp:
-        shop = box.shop(options.shop_size)
+        shop = box.nearest_shop(options.shop_size)
         expected = set(box.ids(shop))
         variants = [("feed", {})]
         if not options.no_db:

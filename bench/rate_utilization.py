@@ -138,7 +138,7 @@ def main() -> None:
 
     with sandbox("--qps", str(options.qps), "--latency-ms", str(options.latency_ms)) as box, \
             workdir("rate") as tmp:
-        shop = box.shop(options.shop_size)
+        shop = box.nearest_shop(options.shop_size)
         runs = [framework_crawl(box, shop, options.qps, tmp / "crawl"), tutorial_crawl(box, shop, sleep)]
     for run in runs:
         run["calls_per_s"] = run["calls"] / run["seconds"]

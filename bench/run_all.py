@@ -20,14 +20,15 @@ import sys
 from _common import REPO, RESULTS, format_value
 
 BENCHMARKS = ("rate_utilization", "call_economy", "overhead", "memory", "faults", "distributed")
-DISTRIBUTED_GOAL = 0.95
+#: The distributed goal of issue 6: the workers' combined rate within 10 % of Q, and no
+#: QPS-limit error caused by overshooting it.
+DISTRIBUTED_GOAL = 0.90
 
 
 def distributed_rows(data: dict) -> list[dict]:
     """``bench/distributed.py`` writes its own shape: one summary row per worker count."""
     rows = []
     for run in data.get("runs", []):
-        share = run["qps_errors"] / run["calls"] if run["calls"] else 0.0
         rows.append({
             "measure": f"distributed, {run['workers']} workers under one {run['qps_limit']:g} calls/s "
                        "limit: combined rate / Q",
@@ -35,8 +36,8 @@ def distributed_rows(data: dict) -> list[dict]:
                      f"{run['qps_errors']} QPS errors, {run['missing']} missing, "
                      f"{run['duplicates']} duplicates)",
             "unit": "",
-            "goal": f">= {DISTRIBUTED_GOAL}, QPS errors <= 1 %",
-            "met": run["rate_vs_limit"] >= DISTRIBUTED_GOAL and share <= 0.01
+            "goal": f">= {DISTRIBUTED_GOAL:.2f}, 0 QPS errors",
+            "met": run["rate_vs_limit"] >= DISTRIBUTED_GOAL and not run["qps_errors"]
             and not run["missing"] and not run["duplicates"],
         })
     return rows
