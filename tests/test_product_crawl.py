@@ -113,6 +113,7 @@ def test_expired_token_is_refreshed_once_and_the_crawl_continues(sandbox_factory
     assert sorted(i["product_id"] for i in result.items) == sorted(ids)
     stats = result.stats
     assert stats["ali1688/errors/token_invalid"] >= 1
+    assert stats["ali1688/tokens/refreshed"] == 1
     assert sandbox.stats()["calls"].get("getToken", 0) == 1
     assert_no_secrets(sandbox, result.log, result.stats_path.read_text())
 

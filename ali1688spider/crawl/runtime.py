@@ -183,6 +183,7 @@ def build_runtime(crawler: Crawler) -> Runtime:
         tokens=TokenManager(
             sandbox.url if sandbox is not None else oauth_root(gateway_url, protocol),
             credential_sets,
+            stats=crawler.stats,
         ),
         sandbox=sandbox,
         quota=make_quota(settings, values["redis_url"], key_prefix(settings)),

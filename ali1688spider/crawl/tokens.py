@@ -70,6 +70,7 @@ class TokenManager:
         *,
         store: TokenStore | None = None,
         refresh_margin: float = REFRESH_MARGIN,
+        stats: StatsCollector | None = None,
     ):
         self._gateway_url = gateway_url
         self._credentials = {c.app_key: c for c in credentials}
@@ -85,7 +86,7 @@ class TokenManager:
         # When each app key's current token was obtained by a refresh here (lifetime known).
         self._obtained_at: dict[str, float] = {}
         self._store: TokenStore | None = None
-        self._stats: StatsCollector | None = None
+        self._stats = stats
         self.refresh_margin = refresh_margin
         if store is not None:
             self.use_store(store)
@@ -93,7 +94,7 @@ class TokenManager:
     def use_store(self, store: TokenStore, stats: StatsCollector | None = None) -> None:
         """Start from the tokens *store* holds for each app key; persist refreshes there."""
         self._store = store
-        self._stats = stats
+        self._stats = stats or self._stats
         for app_key, state in self._states.items():
             try:
                 stored = store.load(app_key)
