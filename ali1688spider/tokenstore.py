@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ali1688spider.api.oauth import TokenSet
 from ali1688spider.crawl.config import ConfigError, get_str
+from ali1688spider.files import write_json_atomically
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -146,19 +146,7 @@ class FileTokenStore:
     def _write(self, data: dict[str, Any]) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                # Permissions are set before a single token byte is written.
-                os.fchmod(fd, self.mode)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(data, handle, indent=2, sort_keys=True)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_json_atomically(self.path, data, mode=self.mode)
         except OSError as exc:
             raise TokenStoreError(f"cannot write the token store {self.path}: {exc.strerror}") from None
 

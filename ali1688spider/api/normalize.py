@@ -94,7 +94,8 @@ class _Reader:
             return str(value).strip() or None
         return None
 
-    def price(self, value: Any, field: str) -> str | None:
+    def _non_negative(self, value: Any, field: str) -> Decimal | None:
+        """*value* as a finite, non-negative Decimal; anything else unreadable is flagged."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         try:
@@ -108,19 +109,19 @@ class _Reader:
         if not number.is_finite() or number < 0:
             self.flag(field)
             return None
+        return number
+
+    def price(self, value: Any, field: str) -> str | None:
+        number = self._non_negative(value, field)
+        if number is None:
+            return None
         return "0" if number == 0 else format(number.normalize(), "f")
 
     def count(self, value: Any, field: str) -> int | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
+        number = self._non_negative(value, field)
+        if number is None:
             return None
-        try:
-            if isinstance(value, bool):
-                raise InvalidOperation
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            self.flag(field)
-            return None
-        if not number.is_finite() or number < 0 or number != number.to_integral_value():
+        if number != number.to_integral_value():
             self.flag(field)
             return None
         return int(number)

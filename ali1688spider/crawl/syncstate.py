@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ali1688spider.crawl.config import ConfigError
-from ali1688spider.extensions.statsfile import write_json_atomically
+from ali1688spider.files import write_json_atomically
 
 FORMAT = "ali1688-sync-state/1"
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,19 +9,11 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from ali1688spider.crawl.config import get_str
+from ali1688spider.files import write_json_atomically
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
-
-
-def write_json_atomically(path: Path, data: object) -> None:
-    """Write *data* as JSON to *path* through a temporary file, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
 
 
 class StatsFile:

@@ -22,7 +22,7 @@ from scrapy.exceptions import CloseSpider
 from ali1688spider.crawl.completeness import COMPLETE, PARTIAL, ledger_for, worst_verdict
 from ali1688spider.crawl.config import ConfigError, get_float, get_str
 from ali1688spider.crawl.distributed import is_distributed
-from ali1688spider.extensions.statsfile import write_json_atomically
+from ali1688spider.files import write_json_atomically
 from ali1688spider.items import CrawlReport, Product
 
 if TYPE_CHECKING:
