@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,14 +25,13 @@ import redis
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from ali1688spider.sandbox.process import free_port  # noqa: E402  (needs the checkout on sys.path)
+
 RESULTS = REPO / "bench" / "results" / "distributed.json"
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_redis(root: Path) -> tuple[subprocess.Popen, str]:

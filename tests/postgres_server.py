@@ -11,13 +11,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from ali1688spider.sandbox.process import free_port
 
 SUPERUSER = "postgres"
 
@@ -33,12 +34,6 @@ def find_pg_bin() -> Path | None:
         return versions[-1]
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

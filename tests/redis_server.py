@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,13 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ali1688spider.sandbox.process import stop_process
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ali1688spider.sandbox.process import free_port, stop_process
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from ali1688spider.sandbox.process import free_port
 from conftest import REPO
 
 PROJECT = "ali1688spider"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def copy_project(target: Path, scrapyd_url: str) -> None:

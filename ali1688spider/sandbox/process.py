@@ -8,6 +8,7 @@ ground-truth endpoints and the environment that points a crawl at it.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ CREDENTIAL_SETTINGS = {
     "access_token": "ALI1688_ACCESS_TOKEN",
     "refresh_token": "ALI1688_REFRESH_TOKEN",
 }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for servers tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
