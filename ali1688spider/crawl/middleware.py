@@ -59,10 +59,12 @@ _FIX_HINTS = {
 class ApiRequestError(IgnoreRequest):
     """An API call that failed for good; ``error`` says why (errbacks may inspect it)."""
 
-    def __init__(self, error: ApiError, api_name: str):
+    def __init__(self, error: ApiError, api_name: str, *, closes_crawl: bool = False):
         super().__init__(f"{api_name}: {error.describe()}")
         self.error = error
         self.api_name = api_name
+        #: The crawl is closing because of it, and the log has already said why.
+        self.closes_crawl = closes_crawl
 
 
 def backoff_delay(attempt: int, *, base: float, maximum: float) -> float:
@@ -187,7 +189,7 @@ class ApiErrorMiddleware:
         else:
             hint = _FIX_HINTS.get(error.kind, "")
         self._close(reason, "%s answered %s — %s", api_name, error.describe(), hint)
-        raise ApiRequestError(error, api_name)
+        raise ApiRequestError(error, api_name, closes_crawl=True)
 
     def _close(self, reason: str, message: str, *args: object) -> None:
         if self._closing_reason is not None:

@@ -11,7 +11,6 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ali1688spider.api.errors import ErrorKind
 from ali1688spider.api.normalize import normalize_product
 from ali1688spider.crawl.middleware import ApiRequestError
 from ali1688spider.items import Product
@@ -41,9 +40,6 @@ SEARCH_API = "product.search.keywordQuery"
 # The sort keys keywordQuery documents (reference §6.2), by their lower-case spelling.
 SORT_KEYS = {"price": "price", "monthsold": "monthSold", "repurchaserate": "rePurchaseRate"}
 SORT_CHOICES = ", ".join(f"{key}_{way}" for key in SORT_KEYS.values() for way in ("asc", "desc"))
-# Errors after which the crawl closes anyway; the middleware has said why in one line.
-_CLOSING_KINDS = {ErrorKind.SIGNATURE_INVALID, ErrorKind.ACL_DENIED, ErrorKind.TOKEN_INVALID,
-                  ErrorKind.QUOTA_EXHAUSTED}
 
 
 def parse_sort(text: str) -> tuple[str, str]:
@@ -167,9 +163,9 @@ class SearchSpider(Ali1688Spider):
         )
 
     def page_failed(self, failure: Failure) -> None:
-        error = getattr(failure.value, "error", None)
-        if not isinstance(failure.value, ApiRequestError) or error.kind in _CLOSING_KINDS:
+        if not isinstance(failure.value, ApiRequestError) or failure.value.closes_crawl:
             return
+        error = failure.value.error
         self.crawler.stats.inc_value("ali1688/search/failed_pages")
         kwargs = failure.request.cb_kwargs
         logger.error(

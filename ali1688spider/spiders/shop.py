@@ -339,9 +339,8 @@ class ShopSpider(Ali1688Spider):
 
     def setup_failed(self, failure: Failure) -> None:
         job = self.job(failure.request.cb_kwargs["key"], failure.request.meta)
-        error = getattr(failure.value, "error", None)
-        if isinstance(failure.value, ApiRequestError) and not error.fatal_credentials:
-            self.unresolved(job, error.describe())
+        if isinstance(failure.value, ApiRequestError) and not failure.value.closes_crawl:
+            self.unresolved(job, failure.value.error.describe())
 
     def unresolved(self, job: ShopJob, why: str) -> None:
         if job.args["offer"]:
