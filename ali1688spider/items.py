@@ -5,29 +5,13 @@ from __future__ import annotations
 import scrapy
 
 
-class PriceTier(scrapy.Item):
-    """One wholesale price step: from ``min_quantity`` pieces on, ``price`` each."""
-
-    min_quantity = scrapy.Field()
-    price = scrapy.Field()
-
-
-class Sku(scrapy.Item):
-    """One variant of a product (colour, size…) with its own price and stock."""
-
-    sku_id = scrapy.Field()
-    spec_id = scrapy.Field()
-    attributes = scrapy.Field()
-    price = scrapy.Field()
-    stock = scrapy.Field()
-    sku_code = scrapy.Field()
-
-
 class Product(scrapy.Item):
     """A 1688 offer, normalized across every API that describes it.
 
-    Prices are decimal strings, dates ISO 8601 with offset, ids strings; ``price_tiers`` and
-    ``skus`` hold dicts shaped like :class:`PriceTier` and :class:`Sku`.
+    Prices are decimal strings, dates ISO 8601 with offset, ids strings. ``price_tiers`` holds
+    ``{"min_quantity", "price"}`` dicts (from ``min_quantity`` pieces on, ``price`` each) and
+    ``skus`` one ``{"sku_id", "spec_id", "attributes", "price", "stock", "sku_code"}`` dict per
+    variant (colour, size…) with its own price and stock.
     """
 
     product_id = scrapy.Field()

@@ -1,7 +1,7 @@
 """Scrapy settings of the ali1688spider project.
 
 The ``ALI1688_*`` settings are not set here: each is read from the Scrapy settings or, when
-unset, from the environment variable of the same name (see ``ali1688spider.crawl.config``).
+unset, from the environment variable of the same name (see ``ali1688spider.config``).
 """
 
 BOT_NAME = "ali1688spider"
@@ -26,17 +26,15 @@ DOWNLOAD_TIMEOUT = 60
 CONCURRENT_ITEMS = 32
 
 DOWNLOAD_HANDLERS = {
-    "http": "ali1688spider.crawl.handler.SigningDownloadHandler",
-    "https": "ali1688spider.crawl.handler.SigningDownloadHandler",
+    "http": "ali1688spider.gateway.handler.SigningDownloadHandler",
+    "https": "ali1688spider.gateway.handler.SigningDownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
     # After HttpCompression (590) has decoded the body, before Scrapy's RetryMiddleware (550).
-    "ali1688spider.crawl.middleware.ApiErrorMiddleware": 560,
+    "ali1688spider.gateway.middleware.ApiErrorMiddleware": 560,
 }
 EXTENSIONS = {
-    "ali1688spider.extensions.sandbox.SandboxNotice": 100,
-    "ali1688spider.crawl.tokens.TokenStoreExtension": 110,
-    "ali1688spider.extensions.progress.Progress": 120,
+    "ali1688spider.reporting.progress.Progress": 120,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
     # Off (NotConfigured) without JOBDIR. After SpiderState (0): its marker goes on a clean
     # close only once spider.state has been written.
@@ -45,13 +43,13 @@ EXTENSIONS = {
 ITEM_PIPELINES = {
     "ali1688spider.pipelines.validate.ValidationPipeline": 100,
     "ali1688spider.pipelines.dedupe.DedupePipeline": 200,
-    "ali1688spider.pipelines.completeness.CompletenessPipeline": 300,
+    "ali1688spider.reporting.pipeline.CompletenessPipeline": 300,
     # Off (NotConfigured) unless ALI1688_DB_URL is set.
     "ali1688spider.pipelines.sql.SqlPipeline": 400,
 }
 # Distributed mode (scrapy-redis scheduler, Redis seeds) when ALI1688_REDIS_URL is set.
 ADDONS = {
-    "ali1688spider.addon.DistributedAddon": 0,
+    "ali1688spider.distributed.addon.DistributedAddon": 0,
 }
 
 FEED_EXPORT_ENCODING = "utf-8"

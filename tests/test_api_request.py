@@ -7,7 +7,7 @@ import pickle
 from scrapy.utils.request import RequestFingerprinter, request_from_dict
 from scrapy.utils.test import get_crawler
 
-from ali1688spider.crawl.request import build_api_request, canonical_api_url
+from ali1688spider.gateway.request import build_api_request, canonical_api_url
 
 GATEWAY = "http://127.0.0.1:8688/openapi"
 DETAIL = "product.search.queryProductDetail"

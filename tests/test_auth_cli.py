@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from ali1688spider.tokenstore import FileTokenStore
+from ali1688spider.gateway.tokenstore import FileTokenStore
 
 REPO = Path(__file__).resolve().parents[1]
 REDIRECT_URI = "http://127.0.0.1:1/callback"

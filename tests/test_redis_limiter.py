@@ -11,17 +11,19 @@ import textwrap
 import pytest
 from scrapy.settings import Settings
 
-from ali1688spider.crawl.config import ConfigError
-from ali1688spider.crawl.credentials import credential_sets_from_settings
-from ali1688spider.crawl.quota import LocalDailyQuota, RedisDailyQuota, china_day
-from ali1688spider.crawl.redis_limiter import DISTRIBUTED_HEADROOM, RedisRateLimiter
+from ali1688spider.config import ConfigError
+from ali1688spider.gateway.credentials import credential_sets_from_settings
+from ali1688spider.api.china_time import china_day
+from ali1688spider.distributed.quota import RedisDailyQuota
+from ali1688spider.gateway.quota import LocalDailyQuota
+from ali1688spider.distributed.pacer import DISTRIBUTED_HEADROOM, RedisRateLimiter
 
 from conftest import REPO
 
 WORKER = textwrap.dedent(
     """
     import asyncio, json, sys, time
-    from ali1688spider.crawl.redis_limiter import RedisRateLimiter
+    from ali1688spider.distributed.pacer import RedisRateLimiter
 
     async def main(url, qps, calls):
         limiter = RedisRateLimiter(url, qps)

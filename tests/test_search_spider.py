@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from ali1688spider.client import Ali1688Client
+from ali1688spider.gateway.client import Ali1688Client
 from ali1688spider.spiders.search import parse_sort, sort_param
 
 FAST = {"ALI1688_QPS": "200"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ali1688spider.api.errors import ApiCallError
-from ali1688spider.client import Ali1688Client
-from ali1688spider.tokenstore import FileTokenStore
+from ali1688spider.gateway.client import Ali1688Client
+from ali1688spider.gateway.tokenstore import FileTokenStore
 from test_auth_cli import REDIRECT_URI, ali1688, app_env, authorize, product_ids
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"

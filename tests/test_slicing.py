@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from ali1688spider.sandbox.catalog import Catalog, ListFilter
-from ali1688spider.spiders.slicing import (
+from ali1688spider.spiders.shop.slicing import (
     CATEGORY,
     CENT,
     PRICE,

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from ali1688spider.api.oauth import TokenSet
-from ali1688spider.crawl.config import ConfigError
-from ali1688spider.tokenstore import (
+from ali1688spider.config import ConfigError
+from ali1688spider.gateway.tokenstore import (
     FileTokenStore,
     RedisTokenStore,
     TokenStoreError,
@@ -132,8 +132,8 @@ def test_two_crawl_processes_share_one_refresh_through_redis(sandbox_factory, re
     """The second process adopts the token the first refreshed instead of refreshing again."""
     import asyncio
 
-    from ali1688spider.crawl.config import Credentials
-    from ali1688spider.crawl.tokens import TokenManager
+    from ali1688spider.gateway.credentials import Credentials
+    from ali1688spider.gateway.tokens import TokenManager
 
     sandbox = sandbox_factory()
     c = sandbox.credentials

@@ -6,7 +6,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from ali1688spider.crawl.config import ConfigError
+from ali1688spider.config import ConfigError
 from ali1688spider.items import Category, CrawlReport
 from ali1688spider.pipelines.validate import ValidationPipeline, validate_product
 

@@ -8,6 +8,18 @@ PRODUCT_NS = "com.alibaba.product"
 CROSSBORDER_NS = "com.alibaba.fenxiao.crossborder"
 ACCOUNT_NS = "com.alibaba.account"
 
+# The APIs the spiders call, by name.
+DETAIL_API = "product.search.queryProductDetail"
+SEARCH_API = "product.search.keywordQuery"
+SHOP_LIST_API = "product.search.querySellerOfferList"
+OWN_LIST_API = "alibaba.product.getList"
+CATEGORY_API = "alibaba.category.get"
+ACCOUNT_API = "alibaba.account.basic"
+CROSS_ACCOUNT_API = "alibaba.account.agent.crossBasic"
+
+# The filters a listing can be cut by (the shop splitter's dimensions).
+CATEGORY, PRICE, TIME = "category", "price", "time"
+
 
 @dataclass(frozen=True)
 class ApiSpec:
@@ -25,6 +37,13 @@ class ApiSpec:
     page_size_field: str | None = None
     # Documented page-size cap; None where the platform documents none.
     max_page_size: int | None = None
+    # Where a list answer's entries and the platform's total count live (after unwrapping).
+    entries_field: str | None = None
+    total_field: str | None = None
+    # The filters the listing takes, in the default split order: querySellerOfferList has
+    # price filters but no time filter; getList has time filters (day precision) but no
+    # price filter (reference §6.3, §6.6). Both filter by category.
+    split_filters: tuple[str, ...] = ()
 
     @property
     def doc_id(self) -> str:
@@ -36,31 +55,39 @@ _SPECS = (
     ApiSpec("alibaba.product.get", PRODUCT_NS),
     ApiSpec("alibaba.product.simple.get", PRODUCT_NS),
     ApiSpec(
-        "alibaba.product.getList",
+        OWN_LIST_API,
         PRODUCT_NS,
         page_field="pageNo",
         page_size_field="pageSize",
         max_page_size=30,
+        entries_field="productInfos",
+        total_field="count",
+        split_filters=(TIME, CATEGORY),
     ),
-    ApiSpec("alibaba.category.get", PRODUCT_NS, needs_token=False),
+    ApiSpec(CATEGORY_API, PRODUCT_NS, needs_token=False),
     ApiSpec("category.translation.getById", CROSSBORDER_NS),
     ApiSpec(
-        "product.search.keywordQuery",
+        SEARCH_API,
         CROSSBORDER_NS,
         wrapper_param="offerQueryParam",
         page_field="beginPage",
         page_size_field="pageSize",
+        entries_field="data",
+        total_field="totalRecords",
     ),
     ApiSpec(
-        "product.search.querySellerOfferList",
+        SHOP_LIST_API,
         CROSSBORDER_NS,
         wrapper_param="offerQueryParam",
         page_field="beginPage",
         page_size_field="pageSize",
+        entries_field="data",
+        total_field="totalRecords",
+        split_filters=(PRICE, CATEGORY),
     ),
-    ApiSpec("product.search.queryProductDetail", CROSSBORDER_NS, wrapper_param="offerDetailParam"),
-    ApiSpec("alibaba.account.basic", ACCOUNT_NS),
-    ApiSpec("alibaba.account.agent.crossBasic", ACCOUNT_NS),
+    ApiSpec(DETAIL_API, CROSSBORDER_NS, wrapper_param="offerDetailParam"),
+    ApiSpec(ACCOUNT_API, ACCOUNT_NS),
+    ApiSpec(CROSS_ACCOUNT_API, ACCOUNT_NS),
     ApiSpec("getToken", "system.oauth2", needs_token=False, needs_signature=False),
 )
 

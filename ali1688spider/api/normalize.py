@@ -10,14 +10,15 @@ field name is reported as an "anomaly" for the crawl statistics.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from ali1688spider.api.catalogue import get_api
+from ali1688spider.api.china_time import CHINA_TIME
 from ali1688spider.api.errors import unwrap_result
 
-CHINA_TIME = timezone(timedelta(hours=8))
 IMAGE_BASE = "https://cbu01.alicdn.com/"
 DETAIL_URL = "https://detail.1688.com/offer/{}.html"
 
@@ -401,12 +402,6 @@ PRODUCT_SOURCES: dict[str, Callable[[_Reader, str, dict], dict[str, Any]]] = {
     "product.search.keywordQuery": _search_entry,
     "product.search.querySellerOfferList": _search_entry,
 }
-# Where the product entries of a list answer live (after unwrap_result).
-LIST_ENTRIES = {
-    "product.search.keywordQuery": ("data", "totalRecords"),
-    "product.search.querySellerOfferList": ("data", "totalRecords"),
-    "alibaba.product.getList": ("productInfos", "count"),
-}
 
 
 def normalize_product(api_name: str, payload: Any) -> tuple[dict[str, Any], list[str]]:
@@ -444,14 +439,18 @@ def fill_missing(product: dict[str, Any], other: dict[str, Any] | None) -> dict[
 
 def list_entries(api_name: str, payload: Any) -> list[dict]:
     """The product entries of a list answer (search ``data[]``, getList ``productInfos[]``)."""
-    key, _ = LIST_ENTRIES[api_name]
+    key = get_api(api_name).entries_field
+    if key is None:
+        raise ValueError(f"API {api_name!r} answers no list")
     entries = _dict(unwrap_result(payload)).get(key)
     return [entry for entry in _list(entries) if isinstance(entry, dict)]
 
 
 def list_total(api_name: str, payload: Any) -> int | None:
     """The platform's own total count of a list answer, or None when absent/unreadable."""
-    _, key = LIST_ENTRIES[api_name]
+    key = get_api(api_name).total_field
+    if key is None:
+        raise ValueError(f"API {api_name!r} answers no list")
     return _Reader().count(_dict(unwrap_result(payload)).get(key), key)
 
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from ali1688spider.api.signing import aop_url_path, sign_aop, sign_top
+from ali1688spider.api.china_time import CHINA_TIME
+from ali1688spider.api.signing import TOP_SIGN_METHODS, aop_url_path, sign_aop, sign_top
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ali1688spider.api.catalogue import ApiSpec
-
-CHINA_TIME = timezone(timedelta(hours=8))
-TOP_SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 
 
 @dataclass(frozen=True)
@@ -82,3 +80,25 @@ def top_call(
         sent["session"] = session
     sent["sign"] = sign_top(sent, app_secret, sign_method)
     return WireCall(url=router_url, body=urlencode(sent))
+
+
+def signed_call(
+    protocol: str,
+    gateway_url: str,
+    spec: ApiSpec,
+    params: Mapping[str, str],
+    *,
+    app_key: str,
+    app_secret: str,
+    access_token: str | None,
+    top_sign_method: str = "hmac-sha256",
+) -> WireCall:
+    """One call in *protocol* (``aop`` or ``top``), with a fresh timestamp and signature."""
+    if protocol == "top":
+        return top_call(
+            gateway_url, spec, params, app_key=app_key, app_secret=app_secret,
+            session=access_token, sign_method=top_sign_method,
+        )
+    return aop_call(
+        gateway_url, spec, params, app_key=app_key, app_secret=app_secret, access_token=access_token
+    )

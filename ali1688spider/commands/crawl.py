@@ -11,25 +11,14 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from ali1688spider.crawl.config import ConfigError
-from ali1688spider.crawl.distributed import has_job_arguments, is_distributed
-from ali1688spider.crawl.runtime import check_settings
-from ali1688spider.spiders.arguments import SpiderArgumentError
+from ali1688spider.closing import FAILURE_REASONS
+from ali1688spider.config import ConfigError
+from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.gateway.session import check_settings
+from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments
 
 if TYPE_CHECKING:
     import argparse
-
-#: Close reasons after which the data is not what the user asked for.
-FAILURE_REASONS = frozenset(
-    {
-        "ali1688_bad_credentials",
-        "ali1688_quota_exhausted",
-        "ali1688_incomplete",
-        "ali1688_db_error",
-        "ali1688_shop_unresolved",
-    }
-)
-
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -29,8 +28,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
 
-from ali1688spider.crawl.config import get_str
-from ali1688spider.crawl.distributed import is_distributed
+from ali1688spider.config import get_str
+from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.storage.store import SETTING as DB_SETTING
 
 if TYPE_CHECKING:
@@ -46,12 +45,12 @@ STORED = "ali1688.stored"
 #: What Scrapy keeps in JOBDIR (scheduler disk queue, dupefilter, SpiderState extension).
 SCRAPY_STATE = ("requests.queue", "requests.seen", "spider.state")
 
-_guards: weakref.WeakKeyDictionary[Crawler, CrashGuard] = weakref.WeakKeyDictionary()
+_ATTRIBUTE = "ali1688_crash_guard"
 
 
 def crash_guard_for(crawler: Crawler) -> CrashGuard | None:
     """The crawl's crash guard (None without JOBDIR, in distributed mode, or when disabled)."""
-    return _guards.get(crawler)
+    return getattr(crawler, _ATTRIBUTE, None)
 
 
 class CrashGuard:
@@ -68,15 +67,14 @@ class CrashGuard:
         self._log: TextIO | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-        _guards[crawler] = self
+        setattr(crawler, _ATTRIBUTE, self)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         jobdir = job_dir(crawler.settings)
-        if not jobdir:
-            raise NotConfigured("set JOBDIR to make a crawl resumable after a crash")
-        if is_distributed(crawler.settings):
-            raise NotConfigured("the Redis queue of a distributed crawl survives a crash by itself")
+        if not jobdir or is_distributed(crawler.settings):
+            # Nothing to guard: no JOBDIR, or a shared queue in Redis instead.
+            raise NotConfigured
         return cls(crawler, Path(jobdir), remember=bool(get_str(crawler.settings, DB_SETTING)))
 
     def _start_over(self) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from ali1688spider.crawl.config import get_str
+from ali1688spider.config import get_str
 from ali1688spider.files import write_json_atomically
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class StatsFile:
     def from_crawler(cls, crawler: Crawler) -> Self:
         path = get_str(crawler.settings, "ALI1688_STATS_FILE")
         if not path:
-            raise NotConfigured("set ALI1688_STATS_FILE to write the final stats as JSON")
+            raise NotConfigured
         return cls(crawler, Path(path))
 
     def spider_closed(self, reason: str) -> None:

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 
-from ali1688spider.crawl.config import get_float, get_int, get_str
+from ali1688spider.closing import DB_ERROR, close_crawl
+from ali1688spider.config import get_float, get_int, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.validate import validate_product
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from ali1688spider.storage.store import BatchResult
 
 logger = logging.getLogger(__name__)
-
-CLOSE_REASON = "ali1688_db_error"
 
 
 class SqlPipeline:
@@ -67,7 +65,7 @@ class SqlPipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         url = get_str(crawler.settings, SETTING)
         if not url:
-            raise NotConfigured(f"set {SETTING} (e.g. sqlite:///ali1688.db) to store items in a database")
+            raise NotConfigured
         return cls(
             crawler,
             url,
@@ -84,9 +82,8 @@ class SqlPipeline:
             self.run_id = await self._in_thread(self.store.start_run, spider, _now())
         except (StorageError, SQLAlchemyError) as exc:
             self.error = describe_error(exc)
-            logger.error("%s; closing the crawl", exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))
+            close_crawl(self.crawler, DB_ERROR, "%s", exc)
             return
         logger.info("Storing items in %s (schema version %d, crawl run %d)", self.store.url, version, self.run_id)
         self.crawler.stats.set_value("ali1688/db/run_id", self.run_id)
@@ -181,15 +178,12 @@ class SqlPipeline:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
         waiting.set_result(self.error)
-        logger.error(
-            "A database batch of %d items failed and was rolled back (%s)%s",
-            size,
-            describe_error(exc),
-            "; closing the crawl" if first else "",
-            exc_info=exc if first else None,
-        )
+        message = "A database batch of %d items failed and was rolled back (%s)"
         if first:
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))
+            logger.debug("The failed batch's error", exc_info=exc)
+            close_crawl(self.crawler, DB_ERROR, message, size, describe_error(exc))
+        else:
+            logger.error(message, size, describe_error(exc))
 
     def _count(self, result: BatchResult) -> None:
         stats = self.crawler.stats

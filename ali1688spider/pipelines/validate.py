@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from ali1688spider.crawl.config import get_choice
+from ali1688spider.config import get_choice
 from ali1688spider.items import Product
 
 if TYPE_CHECKING:

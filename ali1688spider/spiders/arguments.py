@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ali1688spider.api.china_time import CHINA_TIME
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -29,6 +31,11 @@ class Argument:
     parse: Callable[[str], Any]
     help: str
     default: Any = None
+
+
+def has_job_arguments(raw: Mapping[str, Any]) -> bool:
+    """Whether ``-a`` arguments describe a job (tools like scrapyd add ``_job`` to every run)."""
+    return bool(set(raw) - IGNORED_ARGUMENTS)
 
 
 def parse_arguments(
@@ -97,7 +104,7 @@ def as_datetime(text: str) -> dt.datetime:
     except ValueError:
         raise ValueError("not an ISO date such as 2026-01-31 or 2026-01-31T08:00:00+08:00") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        value = value.replace(tzinfo=CHINA_TIME)
     return value
 
 

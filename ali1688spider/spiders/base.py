@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
 
+from ali1688spider.api.catalogue import DETAIL_API
 from ali1688spider.api.errors import unwrap_result
 from ali1688spider.api.normalize import fill_missing, normalize_product
-from ali1688spider.crawl.config import get_str
-from ali1688spider.crawl.distributed import has_job_arguments, is_distributed
-from ali1688spider.crawl.request import build_api_request
-from ali1688spider.crawl.runtime import runtime_for
-from ali1688spider.spiders.arguments import Argument, parse_arguments
+from ali1688spider.config import get_str
+from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.gateway.endpoint import resolve_endpoint
+from ali1688spider.gateway.request import build_api_request
+from ali1688spider.reporting.ledger import now_iso
+from ali1688spider.spiders.arguments import Argument, has_job_arguments, parse_arguments
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
 
     from scrapy.http import Response
-
-
-#: The detail API of any offer (it also names the offer's seller, reference §6.4).
-DETAIL_API = "product.search.queryProductDetail"
 
 
 class Ali1688Spider(scrapy.Spider):
@@ -71,17 +69,22 @@ class Ali1688Spider(scrapy.Spider):
         """Language code the cross-border APIs require (``ALI1688_COUNTRY``)."""
         return get_str(self.crawler.settings, "ALI1688_COUNTRY") or "en"
 
+    @cached_property
+    def gateway_origin(self) -> str:
+        """The gateway as the queued requests name it (``Endpoint.origin``)."""
+        return resolve_endpoint(self.crawler.settings).origin
+
     def api_request(self, api_name: str, params: Mapping[str, Any], **kwargs: Any) -> scrapy.Request:
         """An unsigned request for one call of *api_name*; see ``build_api_request``."""
-        return build_api_request(runtime_for(self.crawler).gateway_url, api_name, params, **kwargs)
+        return build_api_request(self.gateway_origin, api_name, params, **kwargs)
 
     def payload(self, response: Response) -> Any:
         """The business payload of a successful API answer, whatever its envelope."""
         return unwrap_result(response.json())
 
     def detail_request(self, offer_id: str, **kwargs: Any) -> scrapy.Request:
-        """One detail call for *offer_id*; *kwargs* go to ``api_request`` (callback defaults
-        to ``parse_detail``)."""
+        """One detail call for *offer_id* (the detail API also names the offer's seller,
+        reference §6.4); *kwargs* go to ``api_request`` (callback defaults to ``parse_detail``)."""
         params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
         kwargs.setdefault("callback", self.parse_detail)
         return self.api_request(DETAIL_API, params, **kwargs)
@@ -96,6 +99,4 @@ class Ali1688Spider(scrapy.Spider):
         for field in anomalies:
             self.crawler.stats.inc_value(f"ali1688/normalize/anomaly/{field}")
 
-    @staticmethod
-    def now_iso() -> str:
-        return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    now_iso = staticmethod(now_iso)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ali1688spider.api.catalogue import CATEGORY_API
 from ali1688spider.api.normalize import normalize_category
-from ali1688spider.crawl.request import PARAMS_META_KEY
+from ali1688spider.gateway.request import PARAMS_META_KEY
 from ali1688spider.items import Category
 from ali1688spider.spiders.arguments import Argument, as_non_negative_int, as_positive_int
 from ali1688spider.spiders.base import Ali1688Spider
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CATEGORY_API = "alibaba.category.get"
 # 1688's tree has three levels; climbing further means the answers loop.
 MAX_LEVELS = 3
 

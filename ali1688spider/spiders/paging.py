@@ -14,26 +14,25 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.api.catalogue import get_api
 from ali1688spider.api.errors import unwrap_result
 from ali1688spider.api.normalize import list_entries, list_total
-from ali1688spider.crawl.config import get_int
+from ali1688spider.config import get_int
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from scrapy.settings import BaseSettings
 
 #: Page size where the API documents no maximum: the cap of the legacy offer lists
 #: (reference §6.6). Gateways that clamp it say so in the answer's ``pageSize``.
 DEFAULT_PAGE_SIZE = 50
 
 
-def page_size_for(settings: BaseSettings, api_name: str) -> int:
+def page_size_for(settings: Mapping[str, Any], api_name: str) -> int:
     """``ALI1688_PAGE_SIZE`` (0 = the API's default), never above the API's documented cap."""
     spec = get_api(api_name)
     size = get_int(settings, "ALI1688_PAGE_SIZE") or spec.max_page_size or DEFAULT_PAGE_SIZE
     return min(size, spec.max_page_size) if spec.max_page_size else size
 
 
-def page_cap(settings: BaseSettings, requested: int | None = None) -> int:
+def page_cap(settings: Mapping[str, Any], requested: int | None = None) -> int:
     """How many pages to read at most: ``ALI1688_MAX_PAGES``, lowered by *requested*."""
     cap = get_int(settings, "ALI1688_MAX_PAGES", minimum=1)
     return min(cap, requested) if requested else cap

@@ -11,8 +11,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ali1688spider.api.catalogue import SEARCH_API
 from ali1688spider.api.normalize import normalize_product
-from ali1688spider.crawl.middleware import ApiRequestError
+from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.items import Product
 from ali1688spider.spiders.arguments import (
     Argument,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SEARCH_API = "product.search.keywordQuery"
 # The sort keys keywordQuery documents (reference §6.2), by their lower-case spelling.
 SORT_KEYS = {"price": "price", "monthsold": "monthSold", "repurchaserate": "rePurchaseRate"}
 SORT_CHOICES = ", ".join(f"{key}_{way}" for key in SORT_KEYS.values() for way in ("asc", "desc"))

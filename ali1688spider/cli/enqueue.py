@@ -1,0 +1,99 @@
+"""``ali1688 enqueue SPIDER key=value…``: give the workers of a distributed crawl one job.
+
+The arguments are what ``scrapy crawl SPIDER -a key=value…`` takes; they are checked with the
+spider's own rules first, then pushed as one JSON seed onto the spider's Redis list, where
+the next free worker (``scrapy crawl SPIDER`` with ``ALI1688_REDIS_URL`` set) takes it.
+A path argument (``ids_file=…``) must exist on the workers too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ali1688spider.cli.errors import CommandError
+
+HELP = "queue one job (spider arguments) for the workers of a distributed crawl in Redis"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spider", metavar="SPIDER", help="spider name (product, shop, …)")
+    parser.add_argument(
+        "args", metavar="KEY=VALUE", nargs="*", help="spider arguments, as given to -a"
+    )
+    parser.add_argument(
+        "--redis-url", default=None,
+        help="Redis of the crawl (default: ALI1688_REDIS_URL from the project settings or environment)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true",
+        help="start over: forget the spider's queued requests, seen-request fingerprints and "
+        "waiting seeds first (else requests crawled before are not crawled again)",
+    )
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"argument {pair!r} is not KEY=VALUE")
+        if key in values:
+            raise CommandError(f"argument {key} is given twice")
+        values[key] = value
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    import redis
+    from scrapy.spiderloader import get_spider_loader
+    from scrapy.utils.project import get_project_settings
+
+    from ali1688spider.config import ConfigError
+    from ali1688spider.distributed.keys import (
+        dupefilter_key,
+        encode_seed,
+        key_prefix,
+        redis_url,
+        requests_key,
+        seeds_key,
+    )
+    from ali1688spider.redact import url_without_password
+    from ali1688spider.spiders.arguments import SpiderArgumentError
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "ali1688spider.settings")
+    settings = get_project_settings()
+    if args.redis_url:
+        settings.set("ALI1688_REDIS_URL", args.redis_url, priority="cmdline")
+    try:
+        url = redis_url(settings)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    if url is None:
+        raise CommandError("no Redis to queue into: set ALI1688_REDIS_URL or give --redis-url")
+    try:
+        spidercls = get_spider_loader(settings).load(args.spider)
+    except KeyError:
+        raise CommandError(f"no spider named {args.spider!r}") from None
+    if not hasattr(spidercls, "requests_for"):
+        raise CommandError(f"spider {args.spider!r} takes no seeds")
+    raw = parse_pairs(args.args)
+    try:
+        spidercls.check_arguments(raw)
+    except SpiderArgumentError as exc:
+        raise CommandError(str(exc)) from None
+    prefix = key_prefix(settings)
+    key = seeds_key(prefix, spidercls.name)
+    client = redis.Redis.from_url(url)
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            if args.fresh:
+                pipe.delete(key, requests_key(prefix, spidercls.name), dupefilter_key(prefix, spidercls.name))
+            pipe.rpush(key, encode_seed(raw))
+            waiting = pipe.execute()[-1]
+    except redis.RedisError as exc:
+        raise CommandError(f"cannot queue into {url_without_password(url)}: {type(exc).__name__}: {exc}") from None
+    finally:
+        client.close()
+    print(f"queued a {spidercls.name} job in {key} ({waiting} waiting)")
+    return 0

@@ -1,0 +1,240 @@
+"""``ali1688 report prices --db URL [--product ID] [--since DATE] [--chart FILE.png]``.
+
+Prints the price changes stored by crawls with ``ALI1688_DB_URL`` (oldest first; times in
+this machine's time zone) and, with ``--chart``, draws the lowest price of each product over
+time (the given products, else the eight that changed most) into a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import unicodedata
+from datetime import datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ali1688spider.cli.errors import CommandError
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from ali1688spider.storage.queries import PricePoint
+
+HELP = "reports from the crawl database: `prices` lists price changes (--chart draws them)"
+CHART_PRODUCTS = 8
+TITLE_WIDTH = 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    reports = parser.add_subparsers(dest="report", metavar="REPORT", required=True)
+    prices = reports.add_parser(
+        "prices",
+        help="price changes stored by crawls (oldest first)",
+        description="List the price changes stored by crawls with ALI1688_DB_URL, oldest first.",
+    )
+    prices.add_argument(
+        "--db", metavar="URL", default=os.environ.get("ALI1688_DB_URL"),
+        help="database URL, e.g. sqlite:///ali1688.db (default: $ALI1688_DB_URL)",
+    )
+    prices.add_argument(
+        "--product", metavar="ID", action="append", default=[], type=_offer_id,
+        help="only this product (offer id or detail URL); repeatable",
+    )
+    prices.add_argument(
+        "--since", metavar="DATE", type=parse_since,
+        help="only changes from this date (YYYY-MM-DD, or ISO date and time; local time) on",
+    )
+    prices.add_argument("--chart", metavar="FILE.png", type=Path, help="also draw the price history into a PNG")
+    prices.set_defaults(report_run=run_prices)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.report_run(args)
+
+
+def _offer_id(text: str) -> str:
+    from ali1688spider.api.urls import parse_offer_id
+
+    try:
+        return parse_offer_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_since(text: str) -> datetime:
+    """A date or date-time; without an offset it is local time."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-05-01") from None
+    if len(text.strip()) == 10:
+        moment = datetime.combine(moment.date(), time())
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def open_database(url: str | None) -> Engine:
+    """A read-only engine on a database that crawls have written to."""
+    from sqlalchemy import inspect
+
+    from ali1688spider.storage.schema import schema_version
+    from ali1688spider.storage.store import StorageError, database_url, describe_error, make_engine
+
+    if not url:
+        raise CommandError("give --db URL (or set ALI1688_DB_URL), e.g. --db sqlite:///ali1688.db")
+    try:
+        parsed = database_url(url)
+        if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+            raise CommandError(f"no database file {parsed.database!r}")
+        engine = make_engine(url, writer=False)
+        with engine.connect() as connection:
+            has_schema = inspect(connection).has_table(schema_version.name)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    except Exception as exc:
+        if isinstance(exc, CommandError):
+            raise
+        raise CommandError(f"cannot open {url.split('@')[-1]}: {describe_error(exc)}") from None
+    if not has_schema:
+        raise CommandError(
+            f"{engine.url.render_as_string()} holds no ali1688 data: crawl with ALI1688_DB_URL set first"
+        )
+    return engine
+
+
+def run_prices(args: argparse.Namespace) -> int:
+    from ali1688spider.storage.queries import most_changed, price_history
+
+    engine = open_database(args.db)
+    try:
+        with engine.connect() as connection:
+            changes = price_history(connection, product_ids=args.product, since=args.since, changes_only=True)
+            print(format_changes(changes))
+            if args.chart:
+                ids = args.product or most_changed(connection, since=args.since, limit=CHART_PRODUCTS)
+                drawn = write_chart(connection, args.chart, ids, args.since)
+                print(f"\nChart of {drawn} product(s) written to {args.chart}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def format_changes(changes: list[PricePoint]) -> str:
+    """The table of price changes (or a line saying there is none)."""
+    if not changes:
+        return "No price changes."
+    header = ("observed", "product", "title", "lowest price", "highest price", "change")
+    rows = [
+        (
+            _local(change.observed_at),
+            change.product_id,
+            _truncate(change.title or "", TITLE_WIDTH),
+            _arrow(change.previous_price_min, change.price_min),
+            _arrow(change.previous_price_max, change.price_max),
+            _percent(change.previous_price_min, change.price_min),
+        )
+        for change in changes
+    ]
+    widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(_pad(cell, width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    offset = datetime.now().astimezone().strftime("%z")
+    lines.append(f"\n{len(changes)} price change(s); times are local (UTC{offset[:3]}:{offset[3:]}).")
+    return "\n".join(lines)
+
+
+def write_chart(connection: Connection, path: Path, product_ids: list[str], since: datetime | None) -> int:
+    """Draw the lowest price of *product_ids* over time; returns how many were drawn.
+
+    Each line starts with the price in effect at *since* (or the first sighting) and runs
+    to the latest stored observation.
+    """
+    from ali1688spider.storage.queries import last_observation, price_history
+
+    try:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise CommandError("--chart needs matplotlib: pip install 'ali1688spider[chart]'") from None
+    series = _chart_series(price_history(connection, product_ids=product_ids) if product_ids else [], since)
+    if not series:
+        raise CommandError("no price history to chart (crawl the products at least once)")
+    end = last_observation(connection).astimezone()
+    # Figure without pyplot: no GUI backend is ever needed.
+    figure = Figure(figsize=(11, 6), dpi=110, layout="constrained")
+    axes = figure.add_subplot()
+    for product_id, points in series.items():
+        times = [moment for moment, _ in points]
+        prices = [price for _, price in points]
+        changes = len(points) - 1
+        line, = axes.step(
+            [*times, end], [*prices, prices[-1]], where="post", linewidth=2,
+            label=f"{product_id} ({changes} change{'s' if changes != 1 else ''})",
+        )
+        axes.plot(times, prices, "o", color=line.get_color())
+    locator = AutoDateLocator()
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.set_title("Lowest price per product over time" + (f" since {since:%Y-%m-%d %H:%M}" if since else ""))
+    axes.set_xlabel("observed (local time)")
+    axes.set_ylabel("lowest price (CNY)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(title="product", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return len(series)
+
+
+def _chart_series(points: list[PricePoint], since: datetime | None) -> dict[str, list[tuple[datetime, float]]]:
+    """Per product, (time, lowest price) steps from *since* on, opened by the price then in effect."""
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    for point in points:
+        if point.price_min is None:
+            continue
+        steps = series.setdefault(point.product_id, [])
+        moment = point.observed_at.astimezone()
+        if since is not None and moment < since:
+            steps[:] = [(since, float(point.price_min))]
+        else:
+            steps.append((moment, float(point.price_min)))
+    return series
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _arrow(before: Decimal | None, after: Decimal | None) -> str:
+    from ali1688spider.storage.records import price_text
+
+    if before == after:
+        return price_text(after) or "-"
+    return f"{price_text(before) or '-'} -> {price_text(after) or '-'}"
+
+
+def _percent(before: Decimal | None, after: Decimal | None) -> str:
+    if not before or after is None:
+        return ""
+    return f"{(after - before) / before * 100:+.1f}%"
+
+
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def _truncate(text: str, width: int) -> str:
+    if _width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if _width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"

@@ -1,0 +1,51 @@
+"""The distributed-mode add-on: ``ALI1688_REDIS_URL`` alone turns a crawl into a worker.
+
+Registered in ``ADDONS`` (settings.py); it does nothing unless ``ALI1688_REDIS_URL`` is set
+(Scrapy setting or environment). Then the crawl uses the scrapy-redis scheduler (our
+subclass) and its dupefilter (the only one it works with) on keys under
+``ALI1688_REDIS_PREFIX``, keeps them
+when it closes (so a crawl stopped by the daily quota continues on the next run), and takes
+its jobs from Redis seeds (``ali1688spider.distributed.seeds``). The pacer and the daily
+quota switch to Redis by the same setting (``ali1688spider.gateway.session``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.utils.misc import load_object
+
+from ali1688spider.distributed.keys import dupefilter_key, key_prefix, redis_url, requests_key
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+SEEDS_MIDDLEWARE = "ali1688spider.distributed.seeds.RedisSeeds"
+#: Closer to the spider than StartSpiderMiddleware (25), which marks seed requests as start
+#: requests like the spider's own.
+SEEDS_MIDDLEWARE_ORDER = 30
+
+
+class DistributedAddon:
+    """Switches the scheduler, dupefilter and seed source to Redis when ALI1688_REDIS_URL is set."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        url = redis_url(settings)
+        if url is None:
+            return
+        prefix = key_prefix(settings)
+        values = {
+            "SCHEDULER": "ali1688spider.distributed.scheduler.RedisScheduler",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_PERSIST": True,
+            # A positive value makes scrapy-redis pop with a blocking BRPOP on the reactor thread.
+            "SCHEDULER_IDLE_BEFORE_CLOSE": 0,
+            "SCHEDULER_QUEUE_KEY": requests_key(prefix, "%(spider)s"),
+            "SCHEDULER_DUPEFILTER_KEY": dupefilter_key(prefix, "%(spider)s"),
+            "REDIS_URL": url,
+        }
+        for name, value in values.items():
+            settings.set(name, value, priority="addon")
+        settings.set_in_component_priority_dict(
+            "SPIDER_MIDDLEWARES", load_object(SEEDS_MIDDLEWARE), SEEDS_MIDDLEWARE_ORDER
+        )

@@ -1,0 +1,79 @@
+"""Unsigned API requests (what the scheduler, dupefilter, JOBDIR and Redis hold) and the
+``ali1688_*`` meta keys every component of a call's journey reads.
+
+An API request carries only the API name and the business parameters. Its URL is the
+gateway's origin (``Endpoint.origin``) and the API path without the app key
+(``{origin}/param2/1/{namespace}/{name}``) and its body the sorted, form-encoded business
+parameters, so the default request fingerprint is stable across runs and processes, and no
+secret is ever queued: the download handler signs each attempt.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from scrapy import Request
+
+from ali1688spider.api.catalogue import get_api
+from ali1688spider.api.signing import encode_params
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+#: The API's name and its encoded business parameters: set by the request factory.
+API_META_KEY = "ali1688_api"
+PARAMS_META_KEY = "ali1688_params"
+#: Set by the handler for the middleware: which app key and token generation an attempt used.
+APP_KEY_META_KEY = "ali1688_app_key"
+TOKEN_GENERATION_META_KEY = "ali1688_token_generation"
+#: Set by the middleware on a retry: do not send this attempt before this wall-clock time.
+NOT_BEFORE_META_KEY = "ali1688_not_before"
+#: The middleware's retry counters, and whether the token was already refreshed once.
+QPS_RETRIES_META_KEY = "ali1688_qps_retries"
+RETRIES_META_KEY = "ali1688_retries"
+TOKEN_RETRIED_META_KEY = "ali1688_token_retried"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
+
+
+def canonical_api_url(origin: str, api_name: str) -> str:
+    """The queue-side URL of *api_name*: the AOP path without the app key."""
+    spec = get_api(api_name)
+    return f"{origin.rstrip('/')}/param2/{spec.version}/{spec.namespace}/{spec.name}"
+
+
+def build_api_request(
+    origin: str,
+    api_name: str,
+    params: Mapping[str, Any],
+    *,
+    callback: Callable[..., Any] | None = None,
+    errback: Callable[..., Any] | None = None,
+    cb_kwargs: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    priority: int = 0,
+    dont_filter: bool = False,
+) -> Request:
+    """A request for one call of *api_name* with business *params* (None values are dropped)."""
+    encoded = encode_params(params)
+    body = urlencode(sorted(encoded.items()))
+    request_meta = {
+        **(meta or {}),
+        API_META_KEY: api_name,
+        PARAMS_META_KEY: encoded,
+        # Our middleware retries API calls with its own budgets and back-off.
+        "dont_retry": True,
+    }
+    return Request(
+        canonical_api_url(origin, api_name),
+        method="POST",
+        body=body,
+        headers={"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json"},
+        callback=callback,
+        errback=errback,
+        cb_kwargs=cb_kwargs,
+        meta=request_meta,
+        priority=priority,
+        dont_filter=dont_filter,
+    )
+

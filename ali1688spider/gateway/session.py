@@ -1,0 +1,156 @@
+"""The gateway session of one crawl: endpoint, embedded sandbox, pacer, quota and tokens.
+
+Built once per crawler from its final settings and kept on the crawler
+(``GatewaySession.of(crawler)``); the download handler, which the engine builds before any
+call, is the first to ask. With the embedded sandbox (no credentials set, see
+``gateway.endpoint``) the session starts it, says so loudly, says so again when the crawl
+closes, and stops it when the engine stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from ali1688spider.api.oauth import oauth_root
+from ali1688spider.config import ConfigError, get_choice, get_float, get_int
+from ali1688spider.distributed.keys import key_prefix, redis_url
+from ali1688spider.gateway.endpoint import resolve_endpoint
+from ali1688spider.gateway.pacing import LocalRateLimiter
+from ali1688spider.gateway.quota import make_quota
+from ali1688spider.gateway.tokens import TokenManager
+from ali1688spider.gateway.tokenstore import token_store_from_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.crawler import Crawler
+
+    from ali1688spider.gateway.credentials import Credentials
+    from ali1688spider.gateway.endpoint import Endpoint
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_BANNER = (
+    "ALI1688 SANDBOX: no ALI1688_APP_KEY is set, so this crawl runs against the embedded "
+    "sandbox gateway at %s and yields SYNTHETIC data, not 1688.com. "
+    "Set ALI1688_APP_KEY and ALI1688_APP_SECRET (and ALI1688_ACCESS_TOKEN) to crawl the real "
+    "gateway; set ALI1688_SANDBOX=off to forbid the sandbox."
+)
+_ATTRIBUTE = "ali1688_session"
+
+
+def check_settings(settings: Mapping[str, Any]) -> Endpoint:
+    """The crawl's endpoint; ConfigError (one line naming the setting) for any unusable value."""
+    endpoint = resolve_endpoint(settings)
+    if get_float(settings, "ALI1688_QPS") <= 0:
+        raise ConfigError("ALI1688_QPS must be > 0 (calls per second per app key)")
+    if redis_url(settings) and endpoint.sandbox == "embedded":
+        raise ConfigError(
+            "ALI1688_REDIS_URL is set, so the workers of one crawl need one shared gateway, not an "
+            "embedded sandbox each: set ALI1688_APP_KEY and ALI1688_APP_SECRET (or "
+            "ALI1688_CREDENTIALS), and ALI1688_GATEWAY_URL for a sandbox started with `ali1688 sandbox`"
+        )
+    for name in (
+        "ALI1688_MAX_REQUESTS", "ALI1688_RETRY_TIMES", "ALI1688_QPS_RETRY_TIMES", "ALI1688_DAILY_QUOTA"
+    ):
+        get_int(settings, name)
+    get_float(settings, "ALI1688_REDIS_IDLE_TIMEOUT")
+    get_choice(settings, "ALI1688_VALIDATION", ("drop", "flag"))
+    get_int(settings, "ALI1688_DB_BATCH_SIZE", minimum=1)
+    get_float(settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01)
+    return endpoint
+
+
+class GatewaySession:
+    """Everything a call of this crawl touches besides the request itself."""
+
+    def __init__(self, crawler: Crawler):
+        settings = crawler.settings
+        endpoint = check_settings(settings)
+        qps = get_float(settings, "ALI1688_QPS")
+        self.sandbox: Any = None
+        if endpoint.sandbox == "embedded":
+            self.sandbox = _start_embedded_sandbox(qps)
+            url = self.sandbox.url if endpoint.protocol == "aop" else self.sandbox.router_url
+            endpoint = replace(endpoint, url=url)
+            logger.warning(SANDBOX_BANNER, url)
+            crawler.stats.set_value("ali1688/sandbox", 1)
+            crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        assert endpoint.url is not None
+        self.endpoint = endpoint
+        self.pacer = make_pacer(settings, qps)
+        self.quota = make_quota(settings, redis_url(settings), key_prefix(settings))
+        self.tokens = TokenManager(
+            oauth_root(endpoint.url, endpoint.protocol),
+            list(endpoint.credentials),
+            # The embedded sandbox's tokens are born and die with the crawl.
+            store=None if self.sandbox is not None else token_store_from_settings(settings),
+            refresh_margin=get_float(settings, "ALI1688_TOKEN_REFRESH_MARGIN"),
+            stats=crawler.stats,
+        )
+        self._next_credential = 0
+        crawler.signals.connect(self._engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> GatewaySession:
+        """The crawl's session, built on the first call."""
+        session = getattr(crawler, _ATTRIBUTE, None)
+        if session is None:
+            session = cls(crawler)
+            setattr(crawler, _ATTRIBUTE, session)
+        return session
+
+    @property
+    def credentials(self) -> tuple[Credentials, ...]:
+        return self.endpoint.credentials
+
+    def pick_credentials(self) -> Credentials:
+        """The credential set for the next call (round robin over every set)."""
+        credentials = self.credentials[self._next_credential % len(self.credentials)]
+        self._next_credential += 1
+        return credentials
+
+    async def take_call(self) -> Credentials | None:
+        """The credential set for the next call, counted against its daily quota.
+
+        Round robin over the sets whose quota is not spent today; None when every one is spent.
+        """
+        for _ in range(len(self.credentials)):
+            credentials = self.pick_credentials()
+            if self.quota is None or await self.quota.take(credentials.app_key):
+                return credentials
+        return None
+
+    async def close_connections(self) -> None:
+        """Release what the pacer and the quota counter hold (Redis connections)."""
+        await self.pacer.close()
+        if self.quota is not None:
+            await self.quota.close()
+
+    def _spider_closed(self) -> None:
+        logger.warning(SANDBOX_BANNER, self.endpoint.url)
+
+    def _engine_stopped(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+
+def make_pacer(settings: Mapping[str, Any], qps: float) -> Any:
+    """The pacer of every call: in Redis (shared by all workers) with ALI1688_REDIS_URL."""
+    url = redis_url(settings)
+    if url is None:
+        return LocalRateLimiter(qps)
+    from ali1688spider.distributed.pacer import RedisRateLimiter
+
+    return RedisRateLimiter(url, qps, prefix=key_prefix(settings))
+
+
+def _start_embedded_sandbox(qps: float) -> Any:
+    from ali1688spider.sandbox import SandboxOptions, start_sandbox
+
+    return start_sandbox(SandboxOptions(port=0, qps=qps, quiet=True))

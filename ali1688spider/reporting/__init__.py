@@ -1,0 +1,1 @@
+"""Completeness accounting: the ledger, the crawl report pipeline and progress lines."""

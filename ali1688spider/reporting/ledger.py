@@ -1,0 +1,181 @@
+"""Completeness accounting of listing crawls: what the platform says exists, what we got.
+
+A spider opens one *target* per job (a shop, a search) and tells the ledger the platform's
+total, every product id its listings returned, the slices and listing calls it spent. The
+completeness pipeline tells it which products were emitted and how complete each one is. At
+the end each target becomes a ``CrawlReport`` (see ``TargetLedger.report``). One ledger per
+crawler, kept on it (``ledger_for``), shared by the spider, the pipeline and the progress
+extension.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.crawler import Crawler
+
+COMPLETE, PARTIAL, INCOMPLETE, UNRESOLVED = "complete", "partial", "incomplete", "unresolved"
+_VERDICT_RANK = {COMPLETE: 0, PARTIAL: 1, INCOMPLETE: 2, UNRESOLVED: 3}
+
+
+def now_iso() -> str:
+    """Now in this machine's time zone, ISO 8601 with the offset (report and item times)."""
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass
+class TargetLedger:
+    """The figures of one target (one shop of one crawl)."""
+
+    key: str
+    spider: str
+    target: str
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str | None = None
+    official_total: int | None = None
+    listed: set[str] = field(default_factory=set, repr=False)
+    emitted: set[str] = field(default_factory=set, repr=False)
+    sku_complete: int = 0
+    price_complete: int = 0
+    calls: int = 0
+    listing_calls: int = 0
+    slices_used: int = 0
+    page_size: int | None = None
+    max_pages: int | None = None
+    leaked: int = 0
+    truncated: int = 0
+    unresolved: str | None = None
+    high_water: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def note_listed(self, product_id: str, modified: dt.datetime | None) -> bool:
+        """Count a listed id; False when this target had already seen it (a duplicate)."""
+        if product_id in self.listed:
+            return False
+        self.listed.add(product_id)
+        if modified is not None and (self.high_water is None or modified > self.high_water):
+            self.high_water = modified
+        return True
+
+    def note_emitted(self, item: Mapping[str, Any]) -> None:
+        product_id = item.get("product_id")
+        if product_id is None or product_id in self.emitted:
+            return
+        self.emitted.add(product_id)
+        # A product's SKUs are known when the field is a list (empty: it has none).
+        if isinstance(item.get("skus"), list):
+            self.sku_complete += 1
+        if item.get("price_min") is not None and item.get("price_max") is not None:
+            self.price_complete += 1
+
+    @property
+    def minimum_listing_calls(self) -> int | None:
+        if self.official_total is None or not self.page_size:
+            return None
+        return max(1, -(-self.official_total // self.page_size))
+
+    def completeness(self) -> float | None:
+        if self.official_total is None:
+            return None
+        if self.official_total == 0:
+            return 1.0
+        return min(1.0, len(self.listed) / self.official_total)
+
+    def verdict(self, minimum: float) -> str:
+        rate = self.completeness()
+        if self.unresolved is not None or rate is None:
+            return UNRESOLVED
+        if len(self.listed) >= (self.official_total or 0):
+            return COMPLETE
+        return PARTIAL if rate >= minimum else INCOMPLETE
+
+    def report(self, minimum: float, *, calls_spent: int | None = None) -> dict[str, Any]:
+        """The ``CrawlReport`` fields, then the figures behind them."""
+        emitted = len(self.emitted)
+        total = self.official_total
+        rate = self.completeness()
+        return {
+            "spider": self.spider,
+            "target": self.target,
+            "official_total": total,
+            "unique_fetched": len(self.listed),
+            "missing_count": None if total is None else max(0, total - len(self.listed)),
+            "completeness": None if rate is None else round(rate, 6),
+            "sku_completeness": round(self.sku_complete / emitted, 6) if emitted else None,
+            "price_completeness": round(self.price_complete / emitted, 6) if emitted else None,
+            "calls_spent": self.calls if calls_spent is None else calls_spent,
+            "slices_used": self.slices_used,
+            "verdict": self.verdict(minimum),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at or now_iso(),
+            "emitted": emitted,
+            "listing_calls": self.listing_calls,
+            "minimum_listing_calls": self.minimum_listing_calls,
+            "page_size": self.page_size,
+            "max_pages": self.max_pages,
+            "leaked": self.leaked,
+            "truncated": self.truncated,
+            "high_water": self.high_water.isoformat() if self.high_water else None,
+            "unresolved_reason": self.unresolved,
+            **self.extra,
+        }
+
+
+class CompletenessLedger:
+    """Every target of one crawl, and which target each listed product belongs to."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, TargetLedger] = {}
+        self._owner: dict[str, TargetLedger] = {}
+
+    def open(self, key: str, *, spider: str, target: str) -> TargetLedger:
+        ledger = self.targets.get(key)
+        if ledger is None:
+            ledger = self.targets[key] = TargetLedger(key=key, spider=spider, target=target)
+        return ledger
+
+    def adopt(self, ledger: TargetLedger) -> None:
+        """Carry on with a target saved by an earlier run of the same crawl (JOBDIR)."""
+        self.targets[ledger.key] = ledger
+        for product_id in ledger.listed:
+            self._owner.setdefault(product_id, ledger)
+
+    def note_listed(
+        self, ledger: TargetLedger, product_id: str, modified: dt.datetime | None = None
+    ) -> bool:
+        fresh = ledger.note_listed(product_id, modified)
+        if fresh:
+            self._owner.setdefault(product_id, ledger)
+        return fresh
+
+    def note_emitted(self, item: Mapping[str, Any]) -> TargetLedger | None:
+        """Account an emitted product to the target that listed it (None: no target did)."""
+        ledger = self._owner.get(item.get("product_id"))  # type: ignore[arg-type]
+        if ledger is not None:
+            ledger.note_emitted(item)
+        return ledger
+
+    def expected_total(self) -> int | None:
+        totals = [t.official_total for t in self.targets.values() if t.official_total is not None]
+        return sum(totals) if totals else None
+
+    def fetched(self) -> int:
+        return sum(len(t.listed) for t in self.targets.values())
+
+
+def worst_verdict(verdicts: list[str]) -> str:
+    return max(verdicts, key=_VERDICT_RANK.__getitem__) if verdicts else COMPLETE
+
+
+def ledger_for(crawler: Crawler) -> CompletenessLedger:
+    """The crawl's ledger, made on first use and kept on the crawler."""
+    ledger = getattr(crawler, "ali1688_ledger", None)
+    if ledger is None:
+        ledger = CompletenessLedger()
+        crawler.ali1688_ledger = ledger  # type: ignore[attr-defined]
+    return ledger

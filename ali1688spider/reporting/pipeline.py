@@ -1,0 +1,165 @@
+"""Completeness accounting: each emitted product counts toward its shop's crawl report.
+
+At the end every target the spider opened (one per shop) becomes a ``CrawlReport``: written
+as JSON to ``ALI1688_REPORT_FILE`` (default ``reports/%(spider)s-%(time)s.json``; with several
+shops in one crawl and no ``%(target)s`` in the name, one file per shop with the shop's key
+appended), its figures put in the stats under ``ali1688/report/…``. It is never yielded into
+the product feed. When the spider goes idle with a shop below ``ALI1688_COMPLETENESS_MIN``
+(default 0.97 of the platform's total), the crawl closes with reason ``ali1688_incomplete``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from ali1688spider.closing import INCOMPLETE, close_crawl
+from ali1688spider.config import ConfigError, get_float, get_str
+from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.files import write_json_atomically
+from ali1688spider.items import CrawlReport, Product
+from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, ledger_for, worst_verdict
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+    from ali1688spider.reporting.ledger import TargetLedger
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED = (COMPLETE, PARTIAL)
+STATS_PREFIX = "ali1688/report/"
+#: Report figures that add up across shops; the rates are recomputed from them.
+SUMMED = (
+    "official_total", "unique_fetched", "missing_count", "slices_used", "emitted",
+    "listing_calls", "minimum_listing_calls", "leaked", "truncated",
+)
+
+
+def report_path(template: str, *, spider: str, started: dt.datetime, target: str | None) -> Path:
+    """*template* with ``%(spider)s``, ``%(time)s`` (UTC, like feed URIs) and ``%(target)s``."""
+    values = {
+        "spider": spider,
+        "time": started.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+        .replace("+00:00", "").replace(":", "-"),
+        "target": _file_safe(target or "all"),
+    }
+    try:
+        path = template % values
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigError(f"ALI1688_REPORT_FILE {template!r} is not a valid %-template: {exc}") from None
+    if target is not None and "%(target)s" not in template:
+        base = Path(path)
+        return base.with_name(f"{base.stem}-{values['target']}{base.suffix}")
+    return Path(path)
+
+
+def _file_safe(text: str) -> str:
+    return re.sub(r"[^\w.=-]+", "_", text)[:120]
+
+
+class CompletenessPipeline:
+    """Counts emitted products per shop and writes the crawl reports at the end."""
+
+    def __init__(self, crawler: Crawler, *, minimum: float, template: str):
+        self.crawler = crawler
+        self.ledger = ledger_for(crawler)
+        self.minimum = minimum
+        self.template = template
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self.judged = False
+        crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        minimum = get_float(settings, "ALI1688_COMPLETENESS_MIN")
+        if minimum > 1:
+            raise ConfigError(f"ALI1688_COMPLETENESS_MIN must be a share between 0 and 1, got {minimum}")
+        template = get_str(settings, "ALI1688_REPORT_FILE") or ""
+        report_path(template, spider="x", started=dt.datetime.now(dt.timezone.utc), target=None)
+        return cls(crawler, minimum=minimum, template=template)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Product):
+            self.ledger.note_emitted(item)
+        return item
+
+    def spider_idle(self) -> None:
+        """All work is done: close with ``ali1688_incomplete`` when a shop fell short."""
+        if self.judged or not self.ledger.targets or is_distributed(self.crawler.settings):
+            return
+        verdicts = [t.verdict(self.minimum) for t in self.ledger.targets.values()]
+        short = [
+            t.target for t, v in zip(self.ledger.targets.values(), verdicts) if v not in ACCEPTED
+        ]
+        if not short:
+            return
+        self.judged = True
+        close_crawl(
+            self.crawler,
+            INCOMPLETE,
+            "Crawl incomplete: %s below ALI1688_COMPLETENESS_MIN=%s (see the crawl report)",
+            ", ".join(short),
+            self.minimum,
+        )
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        targets = list(self.ledger.targets.values())
+        if not targets:
+            return
+        stats = self.crawler.stats
+        single = len(targets) == 1
+        reports = []
+        for ledger in targets:
+            calls = stats.get_value("ali1688/calls", 0) if single else None
+            report = self._report(ledger, calls)
+            path = report_path(
+                self.template,
+                spider=ledger.spider,
+                started=self.started,
+                target=None if single else ledger.key,
+            )
+            write_json_atomically(path, report)
+            reports.append(report)
+            logger.info(
+                "Crawl report of %s: %s, %s of %s products (%s missing), %s calls, %s slices -> %s",
+                report["target"], report["verdict"], report["unique_fetched"],
+                report["official_total"], report["missing_count"], report["calls_spent"],
+                report["slices_used"], path,
+            )
+            stats.set_value(f"{STATS_PREFIX}file" if single else f"{STATS_PREFIX}file/{ledger.key}", str(path))
+        for name, value in self._summary(reports).items():
+            stats.set_value(STATS_PREFIX + name, value)
+
+    def _report(self, ledger: TargetLedger, calls: int | None) -> dict[str, Any]:
+        figures = ledger.report(self.minimum, calls_spent=calls)
+        declared = CrawlReport({k: v for k, v in figures.items() if k in CrawlReport.fields})
+        # The declared CrawlReport fields first, then the figures they come from.
+        return {**dict(declared), **{k: v for k, v in figures.items() if k not in declared}}
+
+    @staticmethod
+    def _summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(reports) == 1:
+            return {k: v for k, v in reports[0].items() if isinstance(v, (int, float, str))}
+        summary: dict[str, Any] = {
+            name: sum(r[name] or 0 for r in reports) for name in SUMMED
+        }
+        total, fetched, emitted = summary["official_total"], summary["unique_fetched"], summary["emitted"]
+        summary["completeness"] = round(min(1.0, fetched / total), 6) if total else 1.0
+        if emitted:
+            summary["sku_completeness"] = round(
+                sum((r["sku_completeness"] or 0) * r["emitted"] for r in reports) / emitted, 6)
+            summary["price_completeness"] = round(
+                sum((r["price_completeness"] or 0) * r["emitted"] for r in reports) / emitted, 6)
+        summary["calls_spent"] = sum(r["calls_spent"] or 0 for r in reports)
+        summary["verdict"] = worst_verdict([r["verdict"] for r in reports])
+        summary["targets"] = len(reports)
+        return summary

@@ -1,0 +1,99 @@
+"""Logs how far a crawl is every ``ALI1688_PROGRESS_INTERVAL`` seconds (default 10; 0 = off).
+
+Shop and search crawls know the platform's total from their first answer, so the line says
+``Progress: 12,345/102,400 products (12.1%), 48.0 calls/s, ETA 0:03:20``. Crawls without a
+known total (e.g. ``product``) log the products scraped and the call rate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+from ali1688spider.config import get_float
+from ali1688spider.reporting.ledger import ledger_for
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+#: The rates (and so the ETA) are measured over this many of the last ticks.
+WINDOW = 6
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    return str(dt.timedelta(seconds=round(seconds)))
+
+
+def progress_line(
+    done: int, total: int | None, calls_per_second: float, products_per_second: float
+) -> str:
+    """The text of one progress line (pure, for the log and for tests)."""
+    if total is None:
+        return f"Progress: {done:,} products, {calls_per_second:.1f} calls/s"
+    share = done / total * 100 if total else 100.0
+    remaining = max(0, total - done)
+    eta = remaining / products_per_second if products_per_second > 0 else None
+    if remaining == 0:
+        eta = 0.0
+    return (
+        f"Progress: {done:,}/{total:,} products ({share:.1f}%), "
+        f"{calls_per_second:.1f} calls/s, ETA {format_eta(eta)}"
+    )
+
+
+class Progress:
+    def __init__(self, crawler: Crawler, interval: float):
+        self.crawler = crawler
+        self.interval = interval
+        self.ledger = ledger_for(crawler)
+        self.samples: deque[tuple[float, int, int]] = deque(maxlen=WINDOW + 1)
+        self.task: task.LoopingCall | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        interval = get_float(crawler.settings, "ALI1688_PROGRESS_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured
+        return cls(crawler, interval)
+
+    def spider_opened(self) -> None:
+        self.samples.append(self._measure())
+        self.task = task.LoopingCall(self.log)
+        self.task.start(self.interval, now=False)
+
+    def spider_closed(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+
+    def _measure(self) -> tuple[float, int, int]:
+        stats = self.crawler.stats
+        if self.ledger.targets:
+            done = self.ledger.fetched()
+        else:
+            done = stats.get_value("item_scraped_count", 0)
+        return time.monotonic(), stats.get_value("ali1688/calls", 0), done
+
+    def log(self) -> None:
+        now, calls, done = self._measure()
+        then, calls_then, done_then = self.samples[0]
+        self.samples.append((now, calls, done))
+        elapsed = max(now - then, 1e-9)
+        total = self.ledger.expected_total() if self.ledger.targets else None
+        logger.info(
+            "%s",
+            progress_line(done, total, (calls - calls_then) / elapsed, (done - done_then) / elapsed),
+        )

@@ -1,0 +1,1 @@
+"""The ``shop`` spider (``spider``), its jobs, the listing splitter and incremental sync state."""

@@ -1,1 +1,0 @@
-"""The ``ali1688`` sub-commands other than the sandbox: one module per command (see ``cli``)."""
