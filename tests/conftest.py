@@ -16,7 +16,6 @@ from ali1688spider.sandbox.process import SandboxProcess
 from ali1688spider.sandbox.process import start_sandbox_process as start_process
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
 
 pytest_plugins = ["postgres_server", "redis_server", "product_samples"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import pickle
-from pathlib import Path
 
 import pytest
+from reference_data import SAMPLES, sample_bytes
 
 from ali1688spider.api.errors import (
     ApiCallError,
@@ -17,14 +17,9 @@ from ali1688spider.api.errors import (
     unwrap_result,
 )
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared/reference/samples"
-
 
 def _sample(name: str) -> bytes:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"reference sample {path} is absent")
-    return path.read_bytes()
+    return sample_bytes(name)
 
 
 def _body(data: object) -> bytes:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from reference_data import sample_json
 
 from ali1688spider.api.normalize import (
     fill_missing,
@@ -17,7 +15,6 @@ from ali1688spider.api.normalize import (
     parse_1688_datetime,
 )
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared/reference/samples"
 PRODUCT_FIELDS = [
     "product_id", "seller_open_id", "member_id", "title", "category_id", "status", "price_min",
     "price_max", "price_tiers", "moq", "unit", "stock", "sales", "skus", "images", "detail_url",
@@ -26,10 +23,7 @@ PRODUCT_FIELDS = [
 
 
 def _sample(name: str) -> dict:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"reference sample {path} is absent")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return sample_json(name)
 
 
 def test_query_product_detail_sample():

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from reference_data import sample_json
 
 from ali1688spider.api.errors import ApiCallError, ErrorKind
 from ali1688spider.api.normalize import CHINA_TIME
@@ -21,15 +20,11 @@ from ali1688spider.api.oauth import (
     token_url_path,
 )
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared/reference/samples"
 NOW = 1_700_000_000.0
 
 
 def _sample(name: str) -> dict:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"reference sample {path} is absent")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return sample_json(name)
 
 
 def _epoch(*parts: int) -> float:

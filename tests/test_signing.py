@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from reference_data import sample_json
 
 from ali1688spider.api.signing import (
     aop_signed_string,
@@ -21,19 +20,15 @@ from ali1688spider.api.signing import (
     top_signed_string,
 )
 
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared/reference/samples/signature-vectors.json"
+VECTORS = "signature-vectors.json"
 
 
 def _vectors() -> dict:
-    if not VECTORS_PATH.exists():
-        pytest.skip(f"signature vectors not found at {VECTORS_PATH} (the shared reference is absent)")
-    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+    return sample_json(VECTORS)
 
 
 def _ids(section: str) -> list[str]:
-    if not VECTORS_PATH.exists():
-        return []
-    return [vector["name"] for vector in json.loads(VECTORS_PATH.read_text(encoding="utf-8"))[section]]
+    return [vector["name"] for vector in _vectors()[section]]
 
 
 def _vector(section: str, name: str) -> dict:
