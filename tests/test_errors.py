@@ -258,15 +258,33 @@ def test_unwrap_result_for_each_envelope():
     assert unwrap_result(unwrap_result(detail)) == unwrap_result(detail)
 
 
-def test_top_code_7_is_a_quota_when_the_sub_code_counts_api_calls():
-    body = {
-        "error_response": {
-            "code": 7,
-            "msg": "App Call Limited",
-            "sub_code": "accesscontrol.limited-by-api-access-count",
-            "sub_msg": "This ban will last for 3600 more seconds",
-        }
-    }
-    error = classify_response(200, json.dumps(body).encode())
+def _top_code_7(sub_code: str, sub_msg: str) -> bytes:
+    body = {"error_response": {"code": 7, "msg": "App Call Limited", "sub_code": sub_code, "sub_msg": sub_msg}}
+    return json.dumps(body).encode()
+
+
+def test_top_code_7_is_the_daily_quota_only_for_the_app_access_count():
+    error = classify_response(
+        200, _top_code_7("isv.limited-by-app-access-count", "This ban will last for 3600 more seconds")
+    )
     assert error.kind is ErrorKind.QUOTA_EXHAUSTED
     assert not error.retryable
+
+
+@pytest.mark.parametrize(
+    "sub_code",
+    [
+        "accesscontrol.limited-by-api-access-count",
+        "accesscontrol.limited-by-app-api-access-count",
+        "accesscontrol.limited-by-dynamic-access-count",
+    ],
+)
+def test_top_code_7_per_second_or_minute_limits_are_bans_to_wait_out(sub_code):
+    error = classify_response(200, _top_code_7(sub_code, "This ban will last for 12 more seconds"))
+    assert error.kind is ErrorKind.QPS_LIMIT and error.retryable
+    assert error.retry_after == 12.0
+
+
+def test_a_gateway_refusal_without_a_stated_ban_has_no_retry_time():
+    error = classify_response(400, sample_bytes("error.gw.QosAppFrequencyLimit.json"))
+    assert error.kind is ErrorKind.QPS_LIMIT and error.retry_after is None

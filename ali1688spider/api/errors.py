@@ -10,6 +10,7 @@ in a message.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -19,6 +20,12 @@ MAX_MESSAGE_CHARS = 300
 OK_CODES = frozenset({"", "0", "200", "S0000", "success", "SUCCESS"})
 TOKEN_MESSAGES = ("request need user authorized", "user authorization is required")
 NOT_FOUND_MESSAGES = ("不存在", "does not exist", "not exist", "not found")
+#: How TOP-style gateways state a ban: "This ban will last for 12 more seconds".
+BAN_SECONDS = re.compile(r"ban will last for (\d+(?:\.\d+)?) more second", re.IGNORECASE)
+#: TOP code 7 sub-code of the app's daily call quota; its other code-7 sub-codes
+#: (``…limited-by-api-access-count``, ``…limited-by-app-api-access-count``,
+#: ``…limited-by-dynamic-access-count``) are short bans to wait out and retry.
+TOP_DAILY_QUOTA_SUB_CODE = "limited-by-app-access-count"
 
 
 class ErrorKind(str, Enum):
@@ -68,6 +75,8 @@ class ApiError:
     message: str
     http_status: int
     request_id: str | None = None
+    #: Seconds the gateway says to wait before calling again (a stated ban), if it says.
+    retry_after: float | None = None
 
     @property
     def retryable(self) -> bool:
@@ -169,8 +178,7 @@ def _top_error(status: int, error: dict) -> ApiError:
     sub_message = _text(error.get("sub_msg"))
     if sub_message:
         message = f"{message}: {sub_message}"
-    if code == "7" and "api-access-count" in sub_code:
-        # Code 7 covers both throttles: per-second counts retry, per-API call quotas do not.
+    if code == "7" and sub_code.endswith(TOP_DAILY_QUOTA_SUB_CODE):
         kind = ErrorKind.QUOTA_EXHAUSTED
     elif code in TOP_CODES:
         kind = TOP_CODES[code]
@@ -182,7 +190,9 @@ def _top_error(status: int, error: dict) -> ApiError:
     else:
         kind = _kind_for("", message, status, ErrorKind.BAD_PARAMETER)
     full_code = f"{code}:{sub_code}" if sub_code else code or "top_error"
-    return ApiError(kind, full_code, message, status, _text(error.get("request_id")) or None)
+    return ApiError(
+        kind, full_code, message, status, _text(error.get("request_id")) or None, stated_ban(message)
+    )
 
 
 def _gateway_error(status: int, data: dict) -> ApiError:
@@ -191,7 +201,16 @@ def _gateway_error(status: int, data: dict) -> ApiError:
         data, "error_message", "exception", "errorMessage", "error_description", "message"
     )
     kind = _kind_for(code, f"{message} {_text(data.get('exception'))}", status, ErrorKind.BAD_PARAMETER)
-    return ApiError(kind, code, message or "gateway error", status, _text(data.get("request_id")) or None)
+    return ApiError(
+        kind, code, message or "gateway error", status, _text(data.get("request_id")) or None,
+        stated_ban(message),
+    )
+
+
+def stated_ban(message: str) -> float | None:
+    """The seconds of a ban an error message states, or None."""
+    found = BAN_SECONDS.search(message)
+    return float(found.group(1)) if found else None
 
 
 def _business_error(status: int, code: str, message: str) -> ApiError:

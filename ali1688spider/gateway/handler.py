@@ -1,14 +1,13 @@
-"""The signing download handler: every attempt of an API call is paced, signed and sent here.
+"""The signing download handler: every attempt of an API call is admitted, signed and sent here.
 
 Signing below the downloader middlewares gives each retry a fresh timestamp, the current
 access token and a new signature, and keeps every secret out of the scheduler queue, JOBDIR
-and Redis. Requests without ``ali1688_api`` meta go straight to Scrapy's HTTP handler.
+and Redis. When an attempt may go is ``gateway.pacing.Admission``'s decision. Requests without
+``ali1688_api`` meta go straight to Scrapy's HTTP handler.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
@@ -17,14 +16,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from ali1688spider.api.catalogue import get_api
 from ali1688spider.api.wire import signed_call
-from ali1688spider.gateway.quota import QuotaStop
-from ali1688spider.gateway.request import (
-    API_META_KEY,
-    APP_KEY_META_KEY,
-    NOT_BEFORE_META_KEY,
-    PARAMS_META_KEY,
-    TOKEN_GENERATION_META_KEY,
-)
+from ali1688spider.gateway.request import API_META_KEY, PARAMS_META_KEY, TOKEN_GENERATION_META_KEY
 from ali1688spider.gateway.session import GatewaySession
 
 if TYPE_CHECKING:
@@ -43,22 +35,14 @@ class SigningDownloadHandler(BaseDownloadHandler):
         self._http = build_from_crawler(HTTP11DownloadHandler, crawler)
         self._session = GatewaySession.of(crawler)
         self._stats = crawler.stats
-        self._quota_stop = QuotaStop(crawler)
 
     async def download_request(self, request: Request) -> Response:
         api_name = request.meta.get(API_META_KEY)
         if api_name is None:
             return await self._http.download_request(request)
-        not_before = request.meta.get(NOT_BEFORE_META_KEY)
-        if not_before and not_before > time.time():
-            await asyncio.sleep(not_before - time.time())
         session = self._session
-        credentials = await session.take_call()
-        if credentials is None:
-            raise self._quota_stop(request, session.quota.per_day)
-        await session.pacer.acquire(credentials.app_key)
+        credentials = await session.admission.admit(request)
         token = session.tokens.current(credentials.app_key)
-        request.meta[APP_KEY_META_KEY] = credentials.app_key
         request.meta[TOKEN_GENERATION_META_KEY] = token.generation
         endpoint = session.endpoint
         assert endpoint.url is not None
@@ -81,4 +65,4 @@ class SigningDownloadHandler(BaseDownloadHandler):
 
     async def close(self) -> None:
         await self._http.close()
-        await self._session.close_connections()
+        await self._session.admission.close()

@@ -1,8 +1,11 @@
 """Downloader middleware for API calls: error classification, retries, token refresh, budget.
 
-- QPS-limit answers: back off (exponential, jittered) and retry, with their own budget
-  (``ALI1688_QPS_RETRY_TIMES``); the limiter also holds the app key back one slot.
-- Server errors, broken answers and network failures: retry (``ALI1688_RETRY_TIMES``).
+- Every answer is classified (``api.errors``) and reported to the call's admission, which
+  learns its app key's pace from it (``gateway.pacing``).
+- QPS-limit answers: retried with their own budget (``ALI1688_QPS_RETRY_TIMES``); the pacer,
+  which has just lowered the app key's rate and holds it, decides when the retry goes.
+- Server errors, broken answers and network failures: retried after an exponential,
+  jittered back-off (``ALI1688_RETRY_TIMES``).
 - An expired/invalid token: refresh it once, then retry the call.
 - Signature, ACL and credential errors: close the crawl with ``ali1688_bad_credentials`` and
   one log line that names the setting to fix. A used-up quota: ``ali1688_quota_exhausted``.
@@ -109,16 +112,16 @@ class ApiErrorMiddleware:
         if api_name is None:
             return response
         error = classify(response)
+        self.session.admission.answered(request, error)
         if error is None:
             self.stats.inc_value("ali1688/responses/ok")
             return response
         self.stats.inc_value(f"ali1688/errors/{error.kind.value}")
         self.stats.inc_value(f"ali1688/errors/code/{error.code}")
         if error.kind is ErrorKind.QPS_LIMIT:
-            self.session.pacer.penalize(
-                request.meta.get(APP_KEY_META_KEY, ""), 0.0
+            return self._retry(
+                request, error, QPS_RETRIES_META_KEY, self.qps_retry_times, "qps", back_off=False
             )
-            return self._retry(request, error, QPS_RETRIES_META_KEY, self.qps_retry_times, "qps")
         if error.retryable:
             return self._retry(request, error, RETRIES_META_KEY, self.retry_times, "transient")
         if error.kind is ErrorKind.TOKEN_INVALID:
@@ -144,7 +147,8 @@ class ApiErrorMiddleware:
         return self._retry(request, error, RETRIES_META_KEY, self.retry_times, "transient")
 
     def _retry(
-        self, request: Request, error: ApiError, counter: str, budget: int, label: str
+        self, request: Request, error: ApiError, counter: str, budget: int, label: str,
+        *, back_off: bool = True,
     ) -> Request:
         attempt = request.meta.get(counter, 0) + 1
         api_name = request.meta[API_META_KEY]
@@ -155,7 +159,7 @@ class ApiErrorMiddleware:
                 api_name, _describe_params(request), budget, label, error.describe(),
             )
             raise ApiRequestError(error, api_name)
-        delay = backoff_delay(attempt, base=self.backoff_base, maximum=self.backoff_max)
+        delay = backoff_delay(attempt, base=self.backoff_base, maximum=self.backoff_max) if back_off else 0.0
         self.stats.inc_value(f"ali1688/retries/{label}")
         logger.debug(
             "Retrying %s %s in %.2fs (%s retry %d/%d): %s",
@@ -163,7 +167,8 @@ class ApiErrorMiddleware:
         )
         retry = request.replace(dont_filter=True)
         retry.meta[counter] = attempt
-        retry.meta[NOT_BEFORE_META_KEY] = time.time() + delay
+        if delay:
+            retry.meta[NOT_BEFORE_META_KEY] = time.time() + delay
         return retry
 
     async def _refresh_and_retry(self, request: Request, error: ApiError) -> Request:

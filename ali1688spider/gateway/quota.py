@@ -15,15 +15,33 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import IgnoreRequest
 
-from ali1688spider.api.china_time import china_day
+from ali1688spider.api.china_time import CHINA_UTC_OFFSET, DAY_SECONDS, china_day
 from ali1688spider.closing import QUOTA_EXHAUSTED, close_crawl
 from ali1688spider.config import get_int
+from ali1688spider.distributed.keys import DEFAULT_PREFIX, quota_key
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from scrapy import Request
     from scrapy.crawler import Crawler
+
+
+#: KEYS[1]: the app key's counter prefix; the China day number is appended from Redis TIME.
+#: ARGV[1]: the quota; ARGV[2]: China's UTC offset and ARGV[3] a day, in seconds.
+#: Returns 1 (call counted, go ahead) or 0 (spent today, nothing counted).
+TAKE_SCRIPT = """
+local t = redis.call('TIME')
+local day = math.floor((tonumber(t[1]) + tonumber(ARGV[2])) / tonumber(ARGV[3]))
+local key = KEYS[1] .. ':' .. day
+local used = tonumber(redis.call('GET', key) or '0')
+if used >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('INCR', key)
+redis.call('EXPIRE', key, 172800)
+return 1
+"""
 
 
 class LocalDailyQuota:
@@ -48,14 +66,35 @@ class LocalDailyQuota:
         """Nothing to release."""
 
 
+class RedisDailyQuota:
+    """The quota counted in Redis, shared by every worker of a distributed crawl."""
+
+    def __init__(self, url: str, per_day: int, *, prefix: str = DEFAULT_PREFIX, client: Any = None):
+        import redis.asyncio
+
+        self.per_day = per_day
+        self._prefix = prefix
+        self._redis = client if client is not None else redis.asyncio.Redis.from_url(url)
+        self._script = self._redis.register_script(TAKE_SCRIPT)
+
+    def __repr__(self) -> str:
+        return f"RedisDailyQuota(per_day={self.per_day}, prefix={self._prefix!r})"
+
+    async def take(self, app_key: str) -> bool:
+        """Count one call of *app_key*; False (nothing counted) when today's quota is spent."""
+        keys = [quota_key(self._prefix, app_key)]
+        return bool(await self._script(keys=keys, args=[self.per_day, CHINA_UTC_OFFSET, DAY_SECONDS]))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
 def make_quota(settings: Mapping[str, Any], redis_url: str | None, prefix: str) -> Any:
     """The crawl's quota counter, or None when ``ALI1688_DAILY_QUOTA`` is 0 (no quota)."""
     per_day = get_int(settings, "ALI1688_DAILY_QUOTA")
     if not per_day:
         return None
     if redis_url:
-        from ali1688spider.distributed.quota import RedisDailyQuota
-
         return RedisDailyQuota(redis_url, per_day, prefix=prefix)
     return LocalDailyQuota(per_day)
 

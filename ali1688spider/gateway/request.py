@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 #: The API's name and its encoded business parameters: set by the request factory.
 API_META_KEY = "ali1688_api"
 PARAMS_META_KEY = "ali1688_params"
-#: Set by the handler for the middleware: which app key and token generation an attempt used.
+#: Set as an attempt is let go, for the middleware: which app key and token generation it
+#: used, and when its app key's pacer granted it (on the pacer's clock).
 APP_KEY_META_KEY = "ali1688_app_key"
 TOKEN_GENERATION_META_KEY = "ali1688_token_generation"
-#: Set by the middleware on a retry: do not send this attempt before this wall-clock time.
+GRANTED_AT_META_KEY = "ali1688_granted_at"
+#: Set by the middleware on a retry after a server error: not before this wall-clock time.
 NOT_BEFORE_META_KEY = "ali1688_not_before"
 #: The middleware's retry counters, and whether the token was already refreshed once.
 QPS_RETRIES_META_KEY = "ali1688_qps_retries"

@@ -19,8 +19,8 @@ from ali1688spider.api.oauth import oauth_root
 from ali1688spider.config import ConfigError, get_choice, get_float, get_int
 from ali1688spider.distributed.keys import key_prefix, redis_url
 from ali1688spider.gateway.endpoint import resolve_endpoint
-from ali1688spider.gateway.pacing import LocalRateLimiter
-from ali1688spider.gateway.quota import make_quota
+from ali1688spider.gateway.pacing import Admission, InFlight, LocalPacer, RateReport
+from ali1688spider.gateway.quota import QuotaStop, make_quota
 from ali1688spider.gateway.tokens import TokenManager
 from ali1688spider.gateway.tokenstore import token_store_from_settings
 
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from scrapy.crawler import Crawler
-
-    from ali1688spider.gateway.credentials import Credentials
     from ali1688spider.gateway.endpoint import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -82,8 +80,13 @@ class GatewaySession:
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
         assert endpoint.url is not None
         self.endpoint = endpoint
-        self.pacer = make_pacer(settings, qps)
-        self.quota = make_quota(settings, redis_url(settings), key_prefix(settings))
+        self.admission = Admission(
+            endpoint.credentials,
+            make_pacer(settings, qps, RateReport(crawler.stats)),
+            quota=make_quota(settings, redis_url(settings), key_prefix(settings)),
+            quota_stop=QuotaStop(crawler),
+            in_flight=InFlight(lambda: crawler.engine.downloader if crawler.engine else None),
+        )
         self.tokens = TokenManager(
             oauth_root(endpoint.url, endpoint.protocol),
             list(endpoint.credentials),
@@ -92,7 +95,6 @@ class GatewaySession:
             refresh_margin=get_float(settings, "ALI1688_TOKEN_REFRESH_MARGIN"),
             stats=crawler.stats,
         )
-        self._next_credential = 0
         crawler.signals.connect(self._engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
@@ -104,33 +106,6 @@ class GatewaySession:
             setattr(crawler, _ATTRIBUTE, session)
         return session
 
-    @property
-    def credentials(self) -> tuple[Credentials, ...]:
-        return self.endpoint.credentials
-
-    def pick_credentials(self) -> Credentials:
-        """The credential set for the next call (round robin over every set)."""
-        credentials = self.credentials[self._next_credential % len(self.credentials)]
-        self._next_credential += 1
-        return credentials
-
-    async def take_call(self) -> Credentials | None:
-        """The credential set for the next call, counted against its daily quota.
-
-        Round robin over the sets whose quota is not spent today; None when every one is spent.
-        """
-        for _ in range(len(self.credentials)):
-            credentials = self.pick_credentials()
-            if self.quota is None or await self.quota.take(credentials.app_key):
-                return credentials
-        return None
-
-    async def close_connections(self) -> None:
-        """Release what the pacer and the quota counter hold (Redis connections)."""
-        await self.pacer.close()
-        if self.quota is not None:
-            await self.quota.close()
-
     def _spider_closed(self) -> None:
         logger.warning(SANDBOX_BANNER, self.endpoint.url)
 
@@ -140,14 +115,14 @@ class GatewaySession:
             self.sandbox = None
 
 
-def make_pacer(settings: Mapping[str, Any], qps: float) -> Any:
+def make_pacer(settings: Mapping[str, Any], qps: float, report: RateReport) -> Any:
     """The pacer of every call: in Redis (shared by all workers) with ALI1688_REDIS_URL."""
     url = redis_url(settings)
     if url is None:
-        return LocalRateLimiter(qps)
-    from ali1688spider.distributed.pacer import RedisRateLimiter
+        return LocalPacer(qps, report=report)
+    from ali1688spider.gateway.redis_pacer import RedisPacer
 
-    return RedisRateLimiter(url, qps, prefix=key_prefix(settings))
+    return RedisPacer(url, qps, prefix=key_prefix(settings), report=report)
 
 
 def _start_embedded_sandbox(qps: float) -> Any:

@@ -105,7 +105,7 @@ def param_invalid(name: str, why: str) -> GatewayError:
 
 def quota_exhausted(seconds_left: int) -> GatewayError:
     return GatewayError("gw.NoUsageLeftError", "SLA bill has no usage left", 400,
-                        TopCode(7, "App Call Limited", "accesscontrol.limited-by-api-access-count",
+                        TopCode(7, "App Call Limited", "accesscontrol.limited-by-app-access-count",
                                 f"This ban will last for {seconds_left} more seconds"),
                         exception=True)
 

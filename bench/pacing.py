@@ -1,0 +1,166 @@
+"""Benchmark: how the pacer finds a gateway's real limit and keeps under it.
+
+Each scenario starts a sandbox gateway limited to ``--limit`` calls/s per app key and crawls
+a shop with ``details=1`` (``scrapy crawl shop``):
+
+- ``ceiling-above-limit``: ``ALI1688_QPS=20`` against a 5 calls/s gateway, 100 ms round trip
+  (the pacer must learn the limit): refused calls <= 5 %, accepted calls/s >= 0.90 x limit;
+- ``right-400ms`` and ``right-100ms``: ``ALI1688_QPS`` = the limit, 400 ms / 100 ms round trip:
+  accepted calls/s >= 0.97 / 0.98 x limit;
+- ``right-busy-cores``: the limit right, both cores kept busy by two spinning processes:
+  0 refusals, and the gateway's peak in any one-second window <= the limit;
+- ``listing-unbounded``: a 102,400-product shop listed (no details) at ``ALI1688_QPS=100000``
+  against a 20 calls/s gateway: listing calls against the fewest that suffice.
+
+Accepted calls/s = calls the gateway answered without a QPS refusal / seconds of the crawl
+(engine start to close). Prints a table and writes ``bench/results/pacing.json``.
+
+    python bench/pacing.py [--only NAME …]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from _common import (
+    QPS_LIMIT_CODE,
+    crawl,
+    goal_row,
+    pages,
+    print_summary,
+    print_table,
+    sandbox,
+    workdir,
+    write_results,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    limit: float
+    ceiling: float
+    latency_ms: float
+    shop_size: int
+    details: bool = True
+    busy_cores: int = 0
+
+
+SCENARIOS = (
+    Scenario("ceiling-above-limit", limit=5, ceiling=20, latency_ms=100, shop_size=300),
+    Scenario("right-400ms", limit=5, ceiling=5, latency_ms=400, shop_size=400),
+    Scenario("right-100ms", limit=5, ceiling=5, latency_ms=100, shop_size=400),
+    Scenario("right-busy-cores", limit=5, ceiling=5, latency_ms=100, shop_size=400, busy_cores=2),
+    Scenario("listing-unbounded", limit=20, ceiling=100000, latency_ms=0, shop_size=102_400, details=False),
+)
+
+
+@contextmanager
+def busy(cores: int) -> Iterator[None]:
+    """*cores* processes that spin for as long as the block runs."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def run_scenario(scenario: Scenario, directory) -> dict[str, Any]:
+    shops = f"{scenario.shop_size}"
+    with sandbox("--qps", str(scenario.limit), "--latency-ms", str(scenario.latency_ms),
+                 "--shops", shops) as box:
+        shop = box.nearest_shop(scenario.shop_size)
+        args = {"seller_open_id": shop["seller_open_id"], "details": int(scenario.details)}
+        run = crawl("shop", directory / scenario.name, sandbox=box, args=args,
+                    settings={"ALI1688_QPS": scenario.ceiling})
+        with busy(scenario.busy_cores):
+            run.run().check()
+        gateway = box.stats()
+        ids = set(run.product_ids())
+        complete = sorted(ids) == sorted(box.ids(shop))
+    stats = run.stats()
+    seconds = run.crawl_seconds()
+    refused = gateway["errors"].get(QPS_LIMIT_CODE, 0)
+    calls = gateway["total_calls"]
+    listing = gateway["calls"].get("product.search.querySellerOfferList", 0)
+    return {
+        "scenario": scenario.name,
+        "limit": scenario.limit,
+        "ceiling": scenario.ceiling,
+        "latency_ms": scenario.latency_ms,
+        "busy_cores": scenario.busy_cores,
+        "products": len(ids),
+        "complete": complete,
+        "calls": calls,
+        "refused": refused,
+        "refused_share": refused / calls if calls else 0.0,
+        "listing_calls": listing,
+        "minimum_listing_calls": pages(shop["products"], 50),
+        "seconds": seconds,
+        "accepted_per_s": (calls - refused) / seconds,
+        "utilization": (calls - refused) / seconds / scenario.limit,
+        "peak_in_1s": max(gateway["peak_qps"].values(), default=0),
+        "learned_rate": stats.get("ali1688/rate/current"),
+        "lowered": stats.get("ali1688/rate/lowered", 0),
+    }
+
+
+def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    if (r := results.get("ceiling-above-limit")) is not None:
+        rows.append(goal_row("limit 5/s, ALI1688_QPS=20: refused / calls", r["refused_share"],
+                             "<= 0.05", r["refused_share"] <= 0.05))
+        rows.append(goal_row("limit 5/s, ALI1688_QPS=20: accepted calls/s / limit", r["utilization"],
+                             ">= 0.90", r["utilization"] >= 0.90))
+    for name, goal in (("right-400ms", 0.97), ("right-100ms", 0.98)):
+        if (r := results.get(name)) is not None:
+            rows.append(goal_row(f"limit right, {r['latency_ms']:g} ms round trip: accepted calls/s / limit",
+                                 r["utilization"], f">= {goal}", r["utilization"] >= goal))
+    if (r := results.get("right-busy-cores")) is not None:
+        rows.append(goal_row("limit right, both cores busy: refusals", r["refused"], "0", r["refused"] == 0))
+        rows.append(goal_row("limit right, both cores busy: peak calls in any 1 s", r["peak_in_1s"],
+                             f"<= {r['limit']:g}", r["peak_in_1s"] <= r["limit"]))
+        rows.append(goal_row("limit right, both cores busy: accepted calls/s / limit",
+                             r["utilization"], "-", None))
+    if (r := results.get("listing-unbounded")) is not None:
+        ratio = r["listing_calls"] / r["minimum_listing_calls"]
+        rows.append(goal_row("102,400-product listing at ALI1688_QPS=100000 vs 20/s: calls / minimum",
+                             ratio, "<= 1.05", ratio <= 1.05))
+    rows.append(goal_row("every product fetched, every scenario",
+                         all(r["complete"] for r in results.values()), "all",
+                         all(r["complete"] for r in results.values())))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in SCENARIOS],
+                        help="run only these scenarios")
+    options = parser.parse_args()
+    chosen = [s for s in SCENARIOS if not options.only or s.name in options.only]
+    results = {}
+    with workdir("pacing") as tmp:
+        for scenario in chosen:
+            results[scenario.name] = run_scenario(scenario, tmp)
+            print(f"{scenario.name}: {results[scenario.name]}", flush=True)
+    print_table("Pacing scenarios", list(results.values()), [
+        "scenario", "limit", "ceiling", "latency_ms", "busy_cores", "calls", "refused",
+        "seconds", "accepted_per_s", "utilization", "peak_in_1s", "learned_rate", "complete",
+    ])
+    summary = summarize(results)
+    path = write_results("pacing", summary, {"scenarios": results})
+    print_summary("pacing", summary, path)
+
+
+if __name__ == "__main__":
+    main()
