@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO
 
 from ali1688spider.sandbox.process import SandboxProcess
 from ali1688spider.sandbox.process import start_sandbox_process as start_process
-
-REPO = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["postgres_server", "redis_server", "product_samples"]
 

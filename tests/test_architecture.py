@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 from conftest import REPO
 
 # In a process of its own: import-linter trips over classes that zope.interface (imported

@@ -21,9 +21,9 @@ from betamax.cassette.cassette import Placeholder
 from betamax.matchers import BaseMatcher
 
 from ali1688spider.api.errors import ApiCallError, ErrorKind, unwrap_result
+from ali1688spider.cli.auth import code_from
 from ali1688spider.gateway.client import Ali1688Client, explain_error, resolve_api
 from ali1688spider.sandbox.options import app_credentials
-from ali1688spider.cli.auth import code_from
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 PUBLIC = app_credentials(1)

@@ -12,7 +12,12 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from ali1688spider.extensions.crashguard import MARKER, STORED, CrashGuard, crash_guard_for
+from ali1688spider.extensions.crashguard import (
+    MARKER,
+    STORED,
+    CrashGuard,
+    crash_guard_for,
+)
 
 
 def scrapy_state(jobdir) -> None:

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
-
 from conftest import REPO, CrawlResult
 
 if TYPE_CHECKING:

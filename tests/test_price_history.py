@@ -10,16 +10,15 @@ import subprocess
 import sys
 import time
 
+from conftest import REPO
+from helpers import CLI
 from sqlalchemy import func, select
 
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import ProductRecord
 from ali1688spider.storage.store import make_engine
 
-from conftest import REPO
-
 # The `ali1688` console script, also when the package is not installed.
-ALI1688 = [sys.executable, "-c", "import sys; from ali1688spider.cli import main; sys.exit(main())"]
 
 FAST = {"ALI1688_QPS": "500"}
 # What a repriced product keeps (the sandbox may move its sales and modification time too).
@@ -103,7 +102,7 @@ def test_a_price_change_is_one_history_row_and_nothing_else_moves(sandbox_factor
     ]
 
     report = subprocess.run(
-        [*ALI1688, "report", "prices", "--db", db_url],
+        [*CLI, "report", "prices", "--db", db_url],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
     assert report.returncode == 0, report.stderr

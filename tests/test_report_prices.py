@@ -6,17 +6,15 @@ import os
 import sqlite3
 import struct
 import subprocess
-import sys
 
 import pytest
+from conftest import REPO
+from helpers import CLI
 
 from ali1688spider.storage.records import product_record
 from ali1688spider.storage.store import Store
 
-from conftest import REPO
-
 # The `ali1688` console script, also when the package is not installed.
-ALI1688 = [sys.executable, "-c", "import sys; from ali1688spider.cli import main; sys.exit(main())"]
 
 A, B, C = "610000000001", "610000000002", "610000000003"
 
@@ -25,7 +23,7 @@ def report(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
     env["TZ"] = "UTC"
     return subprocess.run(
-        [*ALI1688, "report", "prices", *args],
+        [*CLI, "report", "prices", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
 

@@ -15,16 +15,15 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+from helpers import REPO
 
 from ali1688spider.sandbox import start_sandbox
 
-REPO = Path(__file__).resolve().parents[1]
 CHINA = timezone(timedelta(hours=8))
 SMALL_SHOPS = (50, 96, 640)
 NAMESPACES = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import REPO
 
 from ali1688spider.sandbox.process import free_port
-from conftest import REPO
 
 PROJECT = "ali1688spider"
 

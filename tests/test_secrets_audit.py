@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import REDIRECT_URI, ali1688, app_env, authorize, product_ids
 
 from ali1688spider.api.errors import ApiCallError
 from ali1688spider.gateway.client import Ali1688Client
 from ali1688spider.gateway.tokenstore import FileTokenStore
-from test_auth_cli import REDIRECT_URI, ali1688, app_env, authorize, product_ids
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 WRONG_SECRET = "audit-wrong-app-secret-3b9d71"

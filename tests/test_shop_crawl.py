@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, start_sandbox_process
 
-from ali1688spider.reporting.progress import progress_line
 from ali1688spider.reporting.pipeline import report_path
+from ali1688spider.reporting.progress import progress_line
 
 CAP = 3
 LIST_API = "product.search.querySellerOfferList"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import category_row, product_record
-from ali1688spider.storage.store import Store, StorageError, make_engine
+from ali1688spider.storage.store import StorageError, Store, make_engine
 
 T0 = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
 

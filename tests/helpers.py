@@ -1,0 +1,58 @@
+"""Helpers the tests share (fixtures are conftest.py's): the ``ali1688`` command, OAuth steps."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+REDIRECT_URI = "http://127.0.0.1:1/callback"
+CLI = [sys.executable, "-m", "ali1688spider.cli"]
+
+
+def ali1688(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    child_env.update(env)
+    return subprocess.run(
+        [*CLI, *args], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=60
+    )
+
+
+def app_env(sandbox, store: Path) -> dict[str, str]:
+    """The app's key and secret, no tokens: those come from the store."""
+    creds = sandbox.credentials
+    return {
+        "ALI1688_GATEWAY_URL": sandbox.url,
+        "ALI1688_APP_KEY": creds["app_key"],
+        "ALI1688_APP_SECRET": creds["app_secret"],
+        "ALI1688_TOKEN_STORE": str(store),
+    }
+
+
+def authorize(sandbox, env: dict[str, str]) -> str:
+    """`auth url`, then what the browser does: the URL 1688 redirects back to."""
+    printed = ali1688("auth", "url", "--redirect-uri", REDIRECT_URI, "--state", "st-42", env=env)
+    assert printed.returncode == 0, printed.stderr
+    url = printed.stdout.strip()
+    assert url.startswith(sandbox.base_url + "/oauth/authorize?")
+    assert parse_qs(urlsplit(url).query)["client_id"] == [sandbox.credentials["app_key"]]
+    answer = requests.get(url, allow_redirects=False, timeout=30)
+    assert answer.status_code == 302
+    return answer.headers["Location"]
+
+
+def exchange(sandbox, env: dict[str, str]) -> subprocess.CompletedProcess:
+    redirected = authorize(sandbox, env)
+    done = ali1688("auth", "exchange", redirected, "--redirect-uri", REDIRECT_URI, "--state", "st-42", env=env)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def product_ids(sandbox, count: int) -> list[str]:
+    shop = sandbox.shop(100)
+    return sandbox.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")[:count]
