@@ -19,10 +19,10 @@ import sys
 
 from _common import REPO, RESULTS, format_value
 
-BENCHMARKS = ("rate_utilization", "call_economy", "overhead", "memory", "faults", "distributed")
-#: The distributed goal of issue 6: the workers' combined rate within 10 % of Q, and no
-#: QPS-limit error caused by overshooting it.
-DISTRIBUTED_GOAL = 0.90
+BENCHMARKS = ("rate_utilization", "pacing", "call_economy", "overhead", "memory", "faults", "distributed")
+#: The distributed goal: the workers' combined rate at least 97 % of Q, never over it (the
+#: sandbox's peak in any sliding second), and no QPS-limit refusal.
+DISTRIBUTED_GOAL = 0.97
 
 
 def distributed_rows(data: dict) -> list[dict]:
@@ -32,13 +32,13 @@ def distributed_rows(data: dict) -> list[dict]:
         rows.append({
             "measure": f"distributed, {run['workers']} workers under one {run['qps_limit']:g} calls/s "
                        "limit: combined rate / Q",
-            "value": f"{run['rate_vs_limit']:.3f} ({run['combined_rate']:g} calls/s, "
-                     f"{run['qps_errors']} QPS errors, {run['missing']} missing, "
+            "value": f"{run['rate_vs_limit']:.3f} ({run['combined_rate']:g} calls/s, peak "
+                     f"{run['peak_qps']}, {run['qps_errors']} QPS errors, {run['missing']} missing, "
                      f"{run['duplicates']} duplicates)",
             "unit": "",
-            "goal": f">= {DISTRIBUTED_GOAL:.2f}, 0 QPS errors",
-            "met": run["rate_vs_limit"] >= DISTRIBUTED_GOAL and not run["qps_errors"]
-            and not run["missing"] and not run["duplicates"],
+            "goal": f">= {DISTRIBUTED_GOAL:.2f}, peak <= Q, 0 QPS errors",
+            "met": run["rate_vs_limit"] >= DISTRIBUTED_GOAL and run["peak_qps"] <= run["qps_limit"]
+            and not run["qps_errors"] and not run["missing"] and not run["duplicates"],
         })
     return rows
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.distributed.keys import DEFAULT_PREFIX, rate_key
 from ali1688spider.gateway.pacing import (
     EMPTY_DECREASE,
-    GRANT_SLACK,
     MIN_DECREASE,
     MIN_RATE,
     PROVEN_SHARE,
@@ -42,7 +41,10 @@ logger = logging.getLogger(__name__)
 #: Pace this much below the rate (the local pacer: 2 %). Between a grant and the call's
 #: arrival at the gateway each worker's event loop adds its own delay; with several workers
 #: on a busy machine these delays differ more than in one process (bench/distributed.py).
-DISTRIBUTED_HEADROOM = 0.05
+DISTRIBUTED_HEADROOM = 0.02
+#: A grant at most this late (the poll's sleep, Redis round trips and other workers' turns)
+#: is booked at its due time: without it, these delays would add up to a lower rate.
+DISTRIBUTED_SLACK = 0.005
 #: Idle app keys disappear from Redis this long after their last call.
 KEY_TTL_MS = 120_000
 #: While Redis cannot be reached, ask again after this long, doubling up to the maximum.
@@ -185,7 +187,7 @@ class RedisPacer:
                 try:
                     granted, value, rate = await self._grant(
                         keys=keys,
-                        args=[self._now(), self.ceiling, self.headroom, round(GRANT_SLACK * US), KEY_TTL_MS],
+                        args=[self._now(), self.ceiling, self.headroom, round(DISTRIBUTED_SLACK * US), KEY_TTL_MS],
                     )
                 except redis.RedisError as exc:
                     self._lost(exc)

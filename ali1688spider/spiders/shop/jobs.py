@@ -23,6 +23,9 @@ JOB_META_KEY = "ali1688_shop_job"
 JOB_ARGS_META_KEY = "ali1688_shop_args"
 STATE_KEY = "ali1688_shop_jobs"
 SHOP_INPUTS = ("seller_open_id", "offer", "shop_url", "member_id", "own")
+# Request priorities: resolve and split first (they decide what comes next), and finish a
+# product's detail before paging on, so few partial products wait in memory.
+PRIORITY_SETUP, PRIORITY_DETAIL, PRIORITY_FIRST_PAGE = 30, 20, 10
 
 
 def parse_split_order(text: str | None, api_name: str) -> tuple[str, ...]:

@@ -29,17 +29,14 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.api.catalogue import (
     ACCOUNT_API,
     CATEGORY_API,
-    CROSS_ACCOUNT_API,
     DETAIL_API,
     OWN_LIST_API,
     SHOP_LIST_API,
 )
 from ali1688spider.api.china_time import CHINA_TIME
 from ali1688spider.api.normalize import normalize_categories, normalize_product
-from ali1688spider.api.urls import ShopRef, parse_offer_id, parse_shop_ref
-from ali1688spider.closing import SHOP_UNRESOLVED, close_crawl
+from ali1688spider.api.urls import parse_offer_id, parse_shop_ref
 from ali1688spider.config import get_str
-from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.gateway.request import PARAMS_META_KEY
@@ -57,6 +54,9 @@ from ali1688spider.spiders.paging import page_cap, page_size_for, read_page, wit
 from ali1688spider.spiders.shop.jobs import (
     JOB_ARGS_META_KEY,
     JOB_META_KEY,
+    PRIORITY_DETAIL,
+    PRIORITY_FIRST_PAGE,
+    PRIORITY_SETUP,
     SHOP_INPUTS,
     STATE_KEY,
     ShopJob,
@@ -64,11 +64,18 @@ from ali1688spider.spiders.shop.jobs import (
     modified_time,
     parse_split_order,
 )
-from ali1688spider.spiders.shop.slicing import CategoryNode, Sample, Slice, SliceBook, SplitPlan
+from ali1688spider.spiders.shop.resolve import ShopResolution
+from ali1688spider.spiders.shop.slicing import (
+    CategoryNode,
+    Sample,
+    Slice,
+    SliceBook,
+    SplitPlan,
+)
 from ali1688spider.spiders.shop.syncstate import Mark, SyncState
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
     from scrapy import Request
     from scrapy.http import Response
@@ -78,12 +85,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Request priorities: resolve and split first (they decide what comes next), and finish a
-# product's detail before paging on, so few partial products wait in memory.
-PRIORITY_SETUP, PRIORITY_DETAIL, PRIORITY_FIRST_PAGE = 30, 20, 10
-
-
-class ShopSpider(Ali1688Spider):
+class ShopSpider(ShopResolution, Ali1688Spider):
     """Yields every product of a shop (list entries, or full details with ``details=1``)."""
 
     name = "shop"
@@ -198,87 +200,6 @@ class ShopSpider(Ali1688Spider):
             yield self.setup_request(job, DETAIL_API, params, self.parse_offer_seller)
         else:
             yield self.setup_request(job, ACCOUNT_API, {}, self.parse_account)
-
-    def setup_request(
-        self, job: ShopJob, api_name: str, params: dict, callback: Callable[..., Any], **kwargs: Any
-    ) -> Request:
-        return self.api_request(
-            api_name,
-            params,
-            callback=callback,
-            errback=self.setup_failed,
-            cb_kwargs={"key": job.key, **kwargs},
-            meta={JOB_ARGS_META_KEY: job.args},
-            priority=PRIORITY_SETUP,
-            dont_filter=True,
-        )
-
-    # -- resolving the shop ----------------------------------------------------------------
-
-    def parse_offer_seller(self, response: Response, key: str) -> Iterator[Request]:
-        job = self.answered(key, response)
-        detail = self.payload(response)
-        seller = detail.get("sellerOpenId") if isinstance(detail, dict) else None
-        if not seller:
-            self.unresolved(job, f"the detail of offer {job.args['offer']} names no sellerOpenId")
-            return
-        logger.info("Offer %s belongs to shop sellerOpenId=%s (%s)", job.args["offer"], seller,
-                    detail.get("companyName") or "no name")
-        yield from self.start_listing(job, SHOP_LIST_API, seller_open_id=str(seller))
-
-    def parse_account(self, response: Response, key: str) -> Iterator[Request]:
-        """The authorizing seller: the only shop a memberId or shop domain can be mapped to."""
-        job = self.answered(key, response)
-        owner = self.payload(response)
-        owner = owner if isinstance(owner, dict) else {}
-        member_id = str(owner.get("memberId") or "") or None
-        args = job.args
-        ref: ShopRef | None = args["shop_url"]
-        wanted_member = args["member_id"] or (ref.member_id if ref else None)
-        if args["own"] or (wanted_member and wanted_member == member_id) or (
-            ref and ref.domain and ref.domain in owner_domains(owner)
-        ):
-            if not args["own"]:
-                logger.info("%s is the authorizing seller (%s): crawling its own catalogue "
-                            "with %s", job.key, owner.get("loginId"), OWN_LIST_API)
-            yield from self.start_listing(job, OWN_LIST_API, member_id=member_id)
-        elif ref and ref.domain:
-            yield self.setup_request(job, CROSS_ACCOUNT_API, {"domain": ref.domain},
-                                     self.parse_cross_account, owner=owner)
-        else:
-            self.unresolved(job, f"member {wanted_member} is not the authorizing seller")
-
-    def parse_cross_account(self, response: Response, key: str, owner: dict) -> Iterator[Request]:
-        job = self.answered(key, response)
-        shop = self.payload(response)
-        shop = shop if isinstance(shop, dict) else {}
-        login_id = shop.get("loginId")
-        if login_id and login_id == owner.get("loginId"):
-            yield from self.start_listing(job, OWN_LIST_API, member_id=str(owner.get("memberId")))
-            return
-        self.unresolved(job, f"the shop is {login_id or 'unknown'} "
-                             f"({shop.get('companyName') or 'no company name'}), not the "
-                             "authorizing seller")
-
-    def setup_failed(self, failure: Failure) -> None:
-        job = self.job(failure.request.cb_kwargs["key"], failure.request.meta)
-        if isinstance(failure.value, ApiRequestError) and not failure.value.closes_crawl:
-            self.unresolved(job, failure.value.error.describe())
-
-    def unresolved(self, job: ShopJob, why: str) -> None:
-        if job.args["offer"]:
-            hint = "pass -a seller_open_id=ID, or -a offer= with another product of the shop"
-        else:
-            hint = ("no documented 1688 API maps a memberId or shop domain to the sellerOpenId "
-                    "the shop listing needs (reference §6.1): pass -a offer=<id or URL of any "
-                    "product of the shop> or -a seller_open_id=ID")
-        job.ledger.unresolved = why
-        message, args = "Cannot crawl shop %s: %s; %s", (job.key, why, hint)
-        if is_distributed(self.crawler.settings):
-            # Other workers' shops go on; this shop's report says why it is missing.
-            logger.error(message, *args)
-        else:
-            close_crawl(self.crawler, SHOP_UNRESOLVED, message, *args)
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -589,15 +510,6 @@ class ShopSpider(Ali1688Spider):
             state.put(job.state_key, Mark(ledger.high_water, ledger.started_at, len(ledger.listed)))
             logger.info("Stored the high-water mark %s of %s in %s", ledger.high_water.isoformat(),
                         job.state_key, state.path)
-
-
-def owner_domains(owner: dict[str, Any]) -> set[str]:
-    """The shop domains of an ``alibaba.account.basic`` answer, lower case, no scheme."""
-    found = set()
-    for value in [owner.get("shopUrl"), owner.get("homepageUrl"), *(owner.get("domainInPlatforms") or [])]:
-        if isinstance(value, str) and value.strip():
-            found.add(value.strip().lower().split("://")[-1].strip("/"))
-    return found
 
 
 def _price(value: Decimal | None) -> str | None:
