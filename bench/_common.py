@@ -32,7 +32,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results"
 
-from ali1688spider.sandbox.process import SandboxProcess, start_sandbox_process  # noqa: E402
+from ali1688spider.sandbox.process import (  # noqa: E402
+    SandboxProcess,
+    crawl_command,
+    crawl_environment,
+    start_sandbox_process,
+)
 
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
 
@@ -196,11 +201,6 @@ def crawl(
     ``report.json`` and the incremental state to ``state.json`` of *directory*.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "scrapy", "crawl", spider]
-    if feed:
-        command += ["-o", str(directory / "items.jsonl")]
-    for key, value in (args or {}).items():
-        command += ["-a", f"{key}={value}"]
     all_settings = {
         "LOG_LEVEL": "INFO",
         "ALI1688_STATS_FILE": directory / "stats.json",
@@ -208,10 +208,11 @@ def crawl(
         "ALI1688_STATE_FILE": directory / "state.json",
         **(settings or {}),
     }
-    for key, value in all_settings.items():
-        command += ["-s", f"{key}={value}"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
-    env.update(sandbox.env())
+    command = crawl_command(
+        spider, output=directory / "items.jsonl" if feed else None, overwrite=False,
+        args=args, settings=all_settings,
+    )
+    env = crawl_environment(sandbox.env())
     return Crawl(spider, directory, command, env)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import scrapy
 
-
 #: The queryProductDetail fields the project's Product is built from.
 PRODUCT_FIELDS = (
     "offerId", "sellerOpenId", "subject", "categoryId", "status", "productSaleInfo",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from ali1688spider.sandbox.process import free_port  # noqa: E402  (needs the checkout on sys.path)
+from ali1688spider.sandbox.process import (  # noqa: E402  (needs the checkout on sys.path)
+    crawl_environment,
+    free_port,
+    start_sandbox_process,
+)
 
 RESULTS = REPO / "bench" / "results" / "distributed.json"
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
@@ -51,21 +54,13 @@ def start_redis(root: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("redis-server did not start")
 
 
-def start_sandbox(qps: float) -> tuple[subprocess.Popen, dict]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ali1688spider.sandbox", "--port", "0", "--quiet", "--qps", str(qps)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
-    )
-    return process, json.loads(process.stdout.readline())
-
-
 def run(workers: int, qps: float, ids: list[str], sandbox: dict, redis_url: str, tmp: Path) -> dict:
     base = sandbox["base_url"]
     redis.Redis.from_url(redis_url).flushall()
     requests.post(f"{base}/sandbox/stats/reset", timeout=10).raise_for_status()
     ids_file = tmp / "ids.txt"
     ids_file.write_text("\n".join(ids), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env = crawl_environment()
     env.update({
         "ALI1688_GATEWAY_URL": sandbox["url"],
         "ALI1688_APP_KEY": sandbox["app_key"],
@@ -124,7 +119,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ali1688-bench-") as root:
         tmp = Path(root)
         redis_process, redis_url = start_redis(tmp)
-        sandbox_process, sandbox = start_sandbox(args.qps)
+        started = start_sandbox_process("--qps", str(args.qps), cwd=str(REPO))
+        sandbox = started.info
         try:
             shops = requests.get(f"{sandbox['base_url']}/sandbox/shops", timeout=10).json()
             shop = max((s for s in shops if s["products"] <= args.shop_size), key=lambda s: s["products"])
@@ -133,7 +129,7 @@ def main() -> int:
             ).json()
             rows = [run(n, args.qps, ids, sandbox, redis_url, tmp) for n in args.workers]
         finally:
-            sandbox_process.terminate()
+            started.stop()
             redis_process.terminate()
     header = ("workers", "Q", "calls", "rate/s", "rate/Q", "peak", "QPS errors", "missing", "dupes")
     print(" | ".join(f"{h:>10}" for h in header))

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import argparse
 
-from _common import crawl, goal_row, print_summary, print_table, sandbox, workdir, write_results
+from _common import (
+    crawl,
+    goal_row,
+    print_summary,
+    print_table,
+    sandbox,
+    workdir,
+    write_results,
+)
 
 GOAL_MB = 300.0
 

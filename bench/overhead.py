@@ -37,6 +37,7 @@ from _common import (
     workdir,
     write_results,
 )
+
 from ali1688spider.api.catalogue import get_api
 from ali1688spider.api.signing import encode_params
 from ali1688spider.api.wire import aop_call

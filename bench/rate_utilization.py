@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from _common import (
     QPS_LIMIT_CODE,
     Sandbox,
@@ -36,6 +35,7 @@ from _common import (
     workdir,
     write_results,
 )
+
 from ali1688spider.api.catalogue import get_api
 from ali1688spider.api.errors import classify_response, unwrap_result
 from ali1688spider.api.signing import encode_params

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,11 @@ from typing import Any
 import pytest
 from helpers import REPO
 
-from ali1688spider.sandbox.process import SandboxProcess
+from ali1688spider.sandbox.process import (
+    SandboxProcess,
+    crawl_command,
+    crawl_environment,
+)
 from ali1688spider.sandbox.process import start_sandbox_process as start_process
 
 pytest_plugins = ["postgres_server", "redis_server", "product_samples"]
@@ -80,23 +82,17 @@ def run_crawl(
     """Run ``scrapy crawl SPIDER`` in a subprocess from the project directory."""
     output = tmp_path / output_name
     stats_path = tmp_path / "stats.json"
-    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(output)]
-    for key, value in (args or {}).items():
-        command += ["-a", f"{key}={value}"]
     # Reports and sync state go to the test's directory, never into the checkout.
     all_settings = {
         "ALI1688_STATS_FILE": str(stats_path),
         "ALI1688_REPORT_FILE": str(tmp_path / "reports" / "%(spider)s-%(time)s.json"),
         "ALI1688_STATE_FILE": str(tmp_path / "state" / "sync.json"),
         "LOG_LEVEL": "INFO",
+        **(settings or {}),
     }
-    all_settings.update(settings or {})
-    for key, value in all_settings.items():
-        command += ["-s", f"{key}={value}"]
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
-    child_env.update(env or {})
+    command = crawl_command(spider, output=output, args=args, settings=all_settings)
     completed = subprocess.run(
-        command, cwd=REPO, env=child_env, capture_output=True, text=True, timeout=timeout
+        command, cwd=REPO, env=crawl_environment(env), capture_output=True, text=True, timeout=timeout
     )
     return CrawlResult(completed.returncode, completed.stdout + completed.stderr, output, stats_path)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +9,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from ali1688spider.sandbox.process import crawl_environment
+
 REPO = Path(__file__).resolve().parents[1]
 REDIRECT_URI = "http://127.0.0.1:1/callback"
 CLI = [sys.executable, "-m", "ali1688spider.cli"]
 
 
 def ali1688(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    child_env = crawl_environment()
     child_env.update(env)
     return subprocess.run(
         [*CLI, *args], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=60

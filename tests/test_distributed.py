@@ -8,7 +8,6 @@ sandbox's ground truth and its own measurements (peak calls per sliding second, 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import REPO, CrawlResult
+
+from ali1688spider.sandbox.process import crawl_environment
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,7 +32,7 @@ def start_worker(tmp_path: Path, name: str, spider: str, args: dict[str, str], e
                "-s", f"ALI1688_STATS_FILE={stats}", "-s", "LOG_LEVEL=INFO"]
     for key, value in args.items():
         command += ["-a", f"{key}={value}"]
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    child_env = crawl_environment()
     child_env.update(env)
     process = subprocess.Popen(
         command, cwd=REPO, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -50,7 +51,7 @@ def run_workers(tmp_path, count, spider, args, env, prefix="w") -> list[CrawlRes
 
 
 def enqueue(env: dict[str, str], *words: str) -> subprocess.CompletedProcess:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    child_env = crawl_environment()
     child_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "ali1688spider.cli", "enqueue", *words],

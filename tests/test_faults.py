@@ -8,7 +8,6 @@ connections; every access token is expired once half-way. Small shops and a smal
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +16,8 @@ import threading
 import time
 
 from conftest import REPO
+
+from ali1688spider.sandbox.process import crawl_environment
 
 FAULTS = ("--fail-5xx", "0.10", "--fail-qps", "0.05", "--fail-truncate", "0.02",
           "--fail-drop", "0.02")
@@ -93,7 +94,7 @@ def start_crawl(args: dict[str, str], settings: dict[str, str], env: dict[str, s
         command += ["-a", f"{key}={value}"]
     for key, value in settings.items():
         command += ["-s", f"{key}={value}"]
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    child_env = crawl_environment()
     child_env.update(env)
     return subprocess.Popen(command, cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT)
 

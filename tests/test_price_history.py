@@ -4,7 +4,6 @@ prices, crawl again — and trust what is stored, even when a batch fails or the
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from conftest import REPO
 from helpers import CLI
 from sqlalchemy import func, select
 
+from ali1688spider.sandbox.process import crawl_environment
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import ProductRecord
 from ali1688spider.storage.store import make_engine
@@ -154,7 +154,7 @@ def start_crawl(sandbox, db_url: str, ids: list[str], output, tmp_path) -> subpr
         sys.executable, "-m", "scrapy", "crawl", "product", "-a", f"ids_file={ids_file}", "-O", str(output),
         "-s", "ALI1688_DB_BATCH_SIZE=5", "-s", "CONCURRENT_REQUESTS=4", "-s", "LOG_LEVEL=INFO",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env = crawl_environment()
     env.update(sandbox.env(ALI1688_DB_URL=db_url, **FAST))
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import struct
 import subprocess
@@ -11,6 +10,7 @@ import pytest
 from conftest import REPO
 from helpers import CLI
 
+from ali1688spider.sandbox.process import crawl_environment
 from ali1688spider.storage.records import product_record
 from ali1688spider.storage.store import Store
 
@@ -20,7 +20,7 @@ A, B, C = "610000000001", "610000000002", "610000000003"
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env = crawl_environment()
     env["TZ"] = "UTC"
     return subprocess.run(
         [*CLI, "report", "prices", *args],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 import requests
 from conftest import REPO
 
-from ali1688spider.sandbox.process import free_port
+from ali1688spider.sandbox.process import crawl_environment, free_port
 
 PROJECT = "ali1688spider"
 
@@ -46,7 +45,7 @@ def scrapyd(tmp_path, sandbox):
         "max_proc = 1\npoll_interval = 0.5\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env = crawl_environment()
     env.update(sandbox.env())
     process = subprocess.Popen(
         [sys.executable, "-m", "scrapyd"], cwd=root, env=env,

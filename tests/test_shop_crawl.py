@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from conftest import REPO, start_sandbox_process
 
 from ali1688spider.reporting.pipeline import report_path
 from ali1688spider.reporting.progress import progress_line
+from ali1688spider.sandbox.process import crawl_environment
 
 CAP = 3
 LIST_API = "product.search.querySellerOfferList"
@@ -272,7 +272,7 @@ def test_a_paused_crawl_resumes_where_it_stopped(sandbox_factory, tmp_path):
             words += ["-s", f"{key}={value}"]
         return words
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    env = crawl_environment()
     env.update(sandbox.env())
     first = subprocess.Popen(command("first.jsonl"), cwd=REPO, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

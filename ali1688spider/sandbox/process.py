@@ -1,20 +1,27 @@
-"""The sandbox as a child process, for tests, benchmarks and scripts.
+"""The sandbox as a child process, and crawls against it: what tests, benchmarks and scripts
+share.
 
 ``start_sandbox_process(*cli_args)`` runs ``python -m ali1688spider.sandbox --port 0 …``, reads
 its first stdout line (URL and public credentials) and returns a handle with the
-ground-truth endpoints and the environment that points a crawl at it.
+ground-truth endpoints and the environment that points a crawl at it. ``crawl_command`` and
+``crawl_environment`` are the one way to run ``scrapy crawl`` against it in a subprocess.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 CREDENTIAL_SETTINGS = {
     "app_key": "ALI1688_APP_KEY",
@@ -112,3 +119,31 @@ def start_sandbox_process(*args: str, cwd: str | None = None) -> SandboxProcess:
         stop_process(process)
         raise RuntimeError(f"the sandbox did not start (arguments {list(args)})")
     return SandboxProcess(process, json.loads(line))
+
+
+def crawl_command(
+    spider: str,
+    *,
+    output: Path | None = None,
+    overwrite: bool = True,
+    args: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """``python -m scrapy crawl SPIDER [-O|-o OUTPUT] -a K=V… -s K=V…``."""
+    command = [sys.executable, "-m", "scrapy", "crawl", spider]
+    if output is not None:
+        command += ["-O" if overwrite else "-o", str(output)]
+    for key, value in (args or {}).items():
+        command += ["-a", f"{key}={value}"]
+    for key, value in (settings or {}).items():
+        command += ["-s", f"{key}={value}"]
+    return command
+
+
+def crawl_environment(*overlays: Mapping[str, str] | None) -> dict[str, str]:
+    """This process's environment without any ``ALI1688_*`` variable, then *overlays* (for
+    example ``SandboxProcess.env()``): a crawl sees only the settings it is given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALI1688_")}
+    for overlay in overlays:
+        env.update(overlay or {})
+    return env
