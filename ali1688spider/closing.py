@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -49,3 +51,13 @@ def close_crawl(crawler: Crawler, reason: str, message: str, *args: object) -> b
     assert crawler.engine is not None
     deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
     return True
+
+
+def keep_queued(crawler: Crawler, request: Request, why: str) -> IgnoreRequest:
+    """Put back *request*, which will not be sent in this run, into the queue (it persists
+    with JOBDIR or Redis, so the next run sends it); the exception that drops it here."""
+    assert crawler.engine is not None
+    crawler.engine.crawl(request.replace(dont_filter=True))
+    if crawler.stats is not None:
+        crawler.stats.inc_value("ali1688/requeued")
+    return IgnoreRequest(f"not sent ({why}): kept in the queue")

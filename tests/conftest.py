@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from ali1688spider.sandbox.process import (
 from ali1688spider.sandbox.process import start_sandbox_process as start_process
 
 pytest_plugins = ["postgres_server", "redis_server", "product_samples"]
+
+# Warnings are errors in the processes the tests start too (pyproject.toml sets the same
+# filter for the test process itself).
+os.environ["PYTHONWARNINGS"] = "error"
 
 
 def start_sandbox_process(*args: str) -> SandboxProcess:

@@ -67,6 +67,7 @@ def test_a_killed_run_is_started_over_keeping_what_was_stored(tmp_path, caplog):
     found.spider_opened()
     found.acknowledge(["14"])
     assert (jobdir / STORED).read_text() == "11\n12\n14\n"
+    found.spider_closed("finished")
     aside = [p for p in jobdir.iterdir() if p.name.startswith("crashed-")]
     assert len(aside) == 1
     assert sorted(p.name for p in aside[0].iterdir()) == ["requests.queue", "requests.seen", "spider.state"]

@@ -110,7 +110,9 @@ def test_a_database_without_crawls_is_explained(tmp_path):
 
 
 def test_a_chart_needs_history(db_url, tmp_path):
-    Store(db_url).open()
+    store = Store(db_url)
+    store.open()
+    store.close()
     done = report("--db", db_url, "--chart", str(tmp_path / "empty.png"))
     assert done.returncode == 1 and "no price history to chart" in done.stderr
     assert not (tmp_path / "empty.png").exists()

@@ -93,9 +93,14 @@ class Connection:
 
 def connect(args: argparse.Namespace) -> Connection:
     """The connection the flags and ``ALI1688_*`` variables describe; stored tokens win."""
-    from ali1688spider.gateway.client import client_from_settings
     from ali1688spider.config import ConfigError
-    from ali1688spider.gateway.tokenstore import TokenStoreError, open_token_store, parse_mode, token_store_from_settings
+    from ali1688spider.gateway.client import client_from_settings
+    from ali1688spider.gateway.tokenstore import (
+        TokenStoreError,
+        open_token_store,
+        parse_mode,
+        token_store_from_settings,
+    )
 
     settings: dict[str, str] = {}  # the environment, through the config getters
     try:

@@ -14,8 +14,13 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ali1688spider.cli.auth import (
+    add_connection_arguments,
+    connect,
+    fresh_tokens,
+    refresh_tokens,
+)
 from ali1688spider.cli.errors import CommandError
-from ali1688spider.cli.auth import add_connection_arguments, connect, fresh_tokens, refresh_tokens
 
 if TYPE_CHECKING:
     from ali1688spider.api.catalogue import ApiSpec

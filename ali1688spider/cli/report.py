@@ -80,7 +80,12 @@ def open_database(url: str | None) -> Engine:
     from sqlalchemy import inspect
 
     from ali1688spider.storage.schema import schema_version
-    from ali1688spider.storage.store import StorageError, database_url, describe_error, make_engine
+    from ali1688spider.storage.store import (
+        StorageError,
+        database_url,
+        describe_error,
+        make_engine,
+    )
 
     if not url:
         raise CommandError("give --db URL (or set ALI1688_DB_URL), e.g. --db sqlite:///ali1688.db")

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.misc import load_object
 
-from ali1688spider.distributed.keys import dupefilter_key, key_prefix, redis_url, requests_key
+from ali1688spider.distributed.keys import (
+    dupefilter_key,
+    key_prefix,
+    redis_url,
+    requests_key,
+)
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

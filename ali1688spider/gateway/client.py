@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 import requests
 
 from ali1688spider.api.catalogue import CATALOGUE, ApiSpec, get_api, permission_advice
-from ali1688spider.api.errors import ApiCallError, ApiError, ErrorKind, classify_response, parse_json_body
+from ali1688spider.api.errors import (
+    ApiCallError,
+    ApiError,
+    ErrorKind,
+    classify_response,
+    parse_json_body,
+)
 from ali1688spider.api.oauth import (
     AUTHORIZE_URL,
     TokenSet,

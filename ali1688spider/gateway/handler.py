@@ -16,7 +16,11 @@ from scrapy.utils.misc import build_from_crawler
 
 from ali1688spider.api.catalogue import get_api
 from ali1688spider.api.wire import signed_call
-from ali1688spider.gateway.request import API_META_KEY, PARAMS_META_KEY, TOKEN_GENERATION_META_KEY
+from ali1688spider.gateway.request import (
+    API_META_KEY,
+    PARAMS_META_KEY,
+    TOKEN_GENERATION_META_KEY,
+)
 from ali1688spider.gateway.session import GatewaySession
 
 if TYPE_CHECKING:

@@ -22,8 +22,20 @@ from typing import TYPE_CHECKING, NoReturn
 from scrapy.exceptions import IgnoreRequest
 
 from ali1688spider.api.catalogue import get_api, permission_advice
-from ali1688spider.api.errors import ApiError, ErrorKind, classify_decoded, classify_response
-from ali1688spider.closing import BAD_CREDENTIALS, BUDGET_SPENT, QUOTA_EXHAUSTED, close_crawl, closing_reason
+from ali1688spider.api.errors import (
+    ApiError,
+    ErrorKind,
+    classify_decoded,
+    classify_response,
+)
+from ali1688spider.closing import (
+    BAD_CREDENTIALS,
+    BUDGET_SPENT,
+    QUOTA_EXHAUSTED,
+    close_crawl,
+    closing_reason,
+    keep_queued,
+)
 from ali1688spider.config import get_float, get_int
 from ali1688spider.gateway.request import (
     API_META_KEY,
@@ -95,7 +107,7 @@ class ApiErrorMiddleware:
             return None
         reason = closing_reason(self.crawler)
         if reason is not None:
-            raise IgnoreRequest(f"crawl closing ({reason})")
+            raise keep_queued(self.crawler, request, f"the crawl is closing: {reason}")
         if self.max_requests and self._attempts >= self.max_requests:
             close_crawl(
                 self.crawler,
@@ -103,7 +115,7 @@ class ApiErrorMiddleware:
                 "The call budget ALI1688_MAX_REQUESTS=%d is spent",
                 self.max_requests,
             )
-            raise IgnoreRequest("call budget spent")
+            raise keep_queued(self.crawler, request, "the call budget is spent")
         self._attempts += 1
         return None
 

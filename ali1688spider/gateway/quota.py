@@ -13,10 +13,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import IgnoreRequest
-
 from ali1688spider.api.china_time import CHINA_UTC_OFFSET, DAY_SECONDS, china_day
-from ali1688spider.closing import QUOTA_EXHAUSTED, close_crawl
+from ali1688spider.closing import QUOTA_EXHAUSTED, close_crawl, keep_queued
 from ali1688spider.config import get_int
 from ali1688spider.distributed.keys import DEFAULT_PREFIX, quota_key
 
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.exceptions import IgnoreRequest
 
 
 #: KEYS[1]: the app key's counter prefix; the China day number is appended from Redis TIME.
@@ -107,8 +106,6 @@ class QuotaStop:
 
     def __call__(self, request: Request, per_day: int) -> IgnoreRequest:
         """Requeue *request*, close the crawl (first time only); the exception to raise."""
-        engine = self.crawler.engine
-        assert engine is not None
         # Close first: the slot then stops handing out queued requests, including this one.
         close_crawl(
             self.crawler,
@@ -118,6 +115,5 @@ class QuotaStop:
             "(16:00 UTC) to continue",
             per_day,
         )
-        engine.crawl(request.replace(dont_filter=True))
         self.crawler.stats.inc_value("ali1688/quota/requeued")
-        return IgnoreRequest("daily quota spent")
+        return keep_queued(self.crawler, request, "daily quota spent")

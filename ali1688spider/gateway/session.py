@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from scrapy.crawler import Crawler
+
     from ali1688spider.gateway.endpoint import Endpoint
 
 logger = logging.getLogger(__name__)

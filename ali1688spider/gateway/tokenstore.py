@@ -18,6 +18,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
 from ali1688spider.api.oauth import TokenSet
 from ali1688spider.config import ConfigError, get_str
 from ali1688spider.distributed.keys import DEFAULT_PREFIX, is_redis_url, tokens_key
@@ -25,9 +26,7 @@ from ali1688spider.files import write_json_atomically
 from ali1688spider.redact import url_without_password
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 logger = logging.getLogger(__name__)
 

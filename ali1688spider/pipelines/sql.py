@@ -31,7 +31,7 @@ from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.validate import validate_product
 from ali1688spider.storage.records import category_row, product_record
-from ali1688spider.storage.store import SETTING, Store, StorageError, describe_error
+from ali1688spider.storage.store import SETTING, StorageError, Store, describe_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable

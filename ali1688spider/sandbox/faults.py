@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from ali1688spider.sandbox.options import FAULT_NAMES, check_rate
 from ali1688spider.sandbox.messages import Reply, html_reply
+from ali1688spider.sandbox.options import FAULT_NAMES, check_rate
 
 # Checked in this order; the first that fires wins.
 ORDER = ("fail_drop", "fail_5xx", "fail_qps", "fail_truncate")

@@ -39,7 +39,8 @@ def free_port() -> int:
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
-    """Terminate *process*, killing it if it does not stop within *timeout* seconds."""
+    """Terminate *process*, killing it if it does not stop within *timeout* seconds, and close
+    the pipes to it."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -47,6 +48,9 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 @dataclass

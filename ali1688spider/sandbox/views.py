@@ -13,8 +13,8 @@ from ali1688spider.sandbox.timefmt import classic_date, fenxiao_date
 
 if TYPE_CHECKING:
     from ali1688spider.sandbox.catalog import Shop
-    from ali1688spider.sandbox.products import Brief, Offer, Sku
     from ali1688spider.sandbox.categories import Category, CategoryTree
+    from ali1688spider.sandbox.products import Brief, Offer, Sku
 
 IMAGE_HOST = "https://cbu01.alicdn.com/"
 BIZ_GROUPS = (

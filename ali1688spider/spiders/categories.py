@@ -13,7 +13,11 @@ from ali1688spider.api.catalogue import CATEGORY_API
 from ali1688spider.api.normalize import normalize_category
 from ali1688spider.gateway.request import PARAMS_META_KEY
 from ali1688spider.items import Category
-from ali1688spider.spiders.arguments import Argument, as_non_negative_int, as_positive_int
+from ali1688spider.spiders.arguments import (
+    Argument,
+    as_non_negative_int,
+    as_positive_int,
+)
 from ali1688spider.spiders.base import Ali1688Spider
 
 if TYPE_CHECKING:

@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from ali1688spider.api.urls import parse_offer_id
 from ali1688spider.items import Product
-from ali1688spider.spiders.arguments import Argument, SpiderArgumentError, as_existing_file
+from ali1688spider.spiders.arguments import (
+    Argument,
+    SpiderArgumentError,
+    as_existing_file,
+)
 from ali1688spider.spiders.base import Ali1688Spider
 
 if TYPE_CHECKING:

@@ -23,8 +23,14 @@ from ali1688spider.spiders.arguments import (
     as_price,
     as_text,
 )
-from ali1688spider.spiders.paging import next_page, page_cap, page_size_for, read_page, with_page
 from ali1688spider.spiders.base import Ali1688Spider
+from ali1688spider.spiders.paging import (
+    next_page,
+    page_cap,
+    page_size_for,
+    read_page,
+    with_page,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
