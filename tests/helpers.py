@@ -1,10 +1,14 @@
-"""Helpers the tests share (fixtures are conftest.py's): the ``ali1688`` command, OAuth steps."""
+"""Helpers the tests share (fixtures are conftest.py's): the ``ali1688`` command, OAuth steps,
+running a coroutine."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -57,3 +61,13 @@ def exchange(sandbox, env: dict[str, str]) -> subprocess.CompletedProcess:
 def product_ids(sandbox, count: int) -> list[str]:
     shop = sandbox.shop(100)
     return sandbox.get(f"/sandbox/shops/{shop['seller_open_id']}/ids")[:count]
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run *coroutine* to its end on an event loop of its own, and return its result.
+
+    In a thread: the test process runs the reactor's asyncio loop (pytest-twisted, for the
+    in-process crawls), and a thread may run one loop at a time.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import pytest
+from helpers import run_async
 
 from ali1688spider.gateway.pacing import (
     LOCAL_HEADROOM,
@@ -81,7 +82,7 @@ def make_pacer(request):
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    return run_async(coroutine)
 
 
 async def crawl(make, ceiling: float, clock: FakeClock, gateway: Gateway, calls: int, *,

@@ -4,10 +4,10 @@ The pacers are tests/test_pacing.py's."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
+from helpers import run_async
 from scrapy.settings import Settings
 
 from ali1688spider.api.china_time import china_day
@@ -25,7 +25,7 @@ def test_redis_quota_is_shared_and_counted_per_china_day(redis_server, redis_url
         await two.close()
         return results
 
-    assert asyncio.run(scenario()) == [True, True, True, False, False, True]
+    assert run_async(scenario()) == [True, True, True, False, False, True]
     client = redis_server.client()
     seconds, _ = client.time()
     # The counter is keyed by the China day of the Redis clock, and says what was spent.
@@ -40,7 +40,7 @@ def test_china_day_turns_at_16_utc():
 
 def test_local_quota():
     quota = LocalDailyQuota(2)
-    results = asyncio.run(_takes(quota, ["a", "a", "a", "b"]))
+    results = run_async(_takes(quota, ["a", "a", "a", "b"]))
     assert results == [True, True, False, True]
 
 

@@ -9,6 +9,7 @@ import stat
 import time
 
 import pytest
+from helpers import run_async
 
 from ali1688spider.api.oauth import TokenSet
 from ali1688spider.config import ConfigError
@@ -130,7 +131,6 @@ def test_an_unreachable_redis_is_a_clear_error(tmp_path):
 
 def test_two_crawl_processes_share_one_refresh_through_redis(sandbox_factory, redis_url):
     """The second process adopts the token the first refreshed instead of refreshing again."""
-    import asyncio
 
     from ali1688spider.gateway.credentials import Credentials
     from ali1688spider.gateway.tokens import TokenManager
@@ -146,7 +146,7 @@ def test_two_crawl_processes_share_one_refresh_through_redis(sandbox_factory, re
         assert await first.refresh(app_key, first.current(app_key).generation)
         assert await second.refresh(app_key, second.current(app_key).generation)
 
-    asyncio.run(both_see_the_token_fail())
+    run_async(both_see_the_token_fail())
     new_token = first.current(app_key).access_token
     assert new_token != c["access_token"]
     assert second.current(app_key).access_token == new_token
