@@ -25,9 +25,12 @@ BUDGET_SPENT = "ali1688_budget_spent"
 INCOMPLETE = "ali1688_incomplete"
 SHOP_UNRESOLVED = "ali1688_shop_unresolved"
 DB_ERROR = "ali1688_db_error"
+CALLS_FAILED = "ali1688_calls_failed"
 
 #: Close reasons after which the data is not what the user asked for (exit code 1).
-FAILURE_REASONS = frozenset({BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR})
+FAILURE_REASONS = frozenset(
+    {BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR, CALLS_FAILED}
+)
 
 _REASON_ATTRIBUTE = "ali1688_close_reason"
 

@@ -6,12 +6,13 @@ or, when not set there, from the environment variable of the same name.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 DEFAULT_GATEWAY_URL = "https://gw.open.1688.com/openapi"
 
@@ -50,7 +51,10 @@ DEFAULTS: dict[str, Any] = {
     "ALI1688_PROGRESS_INTERVAL": 10.0,
     "ALI1688_STATE_FILE": "state/ali1688-sync.json",
     "ALI1688_SPLIT_ORDER": None,
+    "ALI1688_STATS_FILE": None,
+    "ALI1688_REDIRECT_URI": None,
 }
+PREFIX = "ALI1688_"
 
 
 class ConfigError(ValueError):
@@ -101,3 +105,14 @@ def get_choice(settings: Mapping[str, Any], name: str, choices: tuple[str, ...])
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def misspelt_settings(names: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Each ``ALI1688_*`` name among *names* that no component reads, with the known setting
+    it most looks like (or None)."""
+    found = []
+    for name in sorted(set(names)):
+        if name.startswith(PREFIX) and name not in DEFAULTS:
+            close = difflib.get_close_matches(name, DEFAULTS, n=1, cutoff=0.6)
+            found.append((name, close[0] if close else None))
+    return found

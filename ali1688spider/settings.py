@@ -21,6 +21,10 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 32
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = False
 DOWNLOAD_TIMEOUT = 60
+# API answers are a few MB at most: a larger one (or a gzip bomb, whose decompressed size
+# HttpCompressionMiddleware checks against the same limits) is refused, not held in memory.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 # Scrapy starts CONCURRENT_ITEMS tasks for every callback output; ours yield one item per
 # detail answer and at most a page (50) per listing answer, so 100 only costs CPU.
 CONCURRENT_ITEMS = 32

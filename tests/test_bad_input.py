@@ -174,3 +174,24 @@ def test_answers_that_are_not_gateway_json_fail_with_one_line_each(sandbox, craw
     assert "HTML" in by_mode["html_login_page"]
     assert "not a JSON object" in by_mode["json_array"]
     assert "empty body" in by_mode["empty_body"]
+
+
+def test_every_spider_lists_its_arguments_from_their_declarations():
+    from ali1688spider.cli.spiders import describe
+    from ali1688spider.spiders.search import SearchSpider
+
+    lines = describe(SearchSpider)
+    assert lines[0].startswith("search: ")
+    assert [line.split("=")[0].strip() for line in lines[1:]] == [f"-a {n}" for n in SearchSpider.arguments]
+
+
+def test_a_misspelt_setting_is_named_with_the_nearest_known_one(sandbox, crawl):
+    from ali1688spider.config import misspelt_settings
+
+    assert misspelt_settings(["ALI1688_QSP", "ALI1688_QPS", "OTHER"]) == [("ALI1688_QSP", "ALI1688_QPS")]
+    result = crawl(
+        "categories", args={"root": "1031910", "depth": "1"}, env=sandbox.env(),
+        settings={"ALI1688_QSP": "5"},
+    )
+    assert result.returncode == 0, result.log[-2000:]
+    assert "Unknown setting ALI1688_QSP is ignored: did you mean ALI1688_QPS?" in result.log

@@ -21,7 +21,7 @@ from ali1688spider.sandbox.process import crawl_environment
 if TYPE_CHECKING:
     from pathlib import Path
 
-QPS = 8
+QPS = 20
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
 
 

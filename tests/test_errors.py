@@ -288,3 +288,10 @@ def test_top_code_7_per_second_or_minute_limits_are_bans_to_wait_out(sub_code):
 def test_a_gateway_refusal_without_a_stated_ban_has_no_retry_time():
     error = classify_response(400, sample_bytes("error.gw.QosAppFrequencyLimit.json"))
     assert error.kind is ErrorKind.QPS_LIMIT and error.retry_after is None
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_an_error_field_is_an_error_whatever_the_status(status):
+    body = {"error": "invalid_grant", "error_description": "code is invalid, used or expired"}
+    error = classify_response(status, _body(body))
+    assert error is not None and error.code == "invalid_grant"
+    assert classify_response(200, _body({"error_code": "gw.QosAppFrequencyLimit"})).kind is ErrorKind.QPS_LIMIT

@@ -128,12 +128,22 @@ def test_expired_token_is_refreshed_once_and_the_crawl_continues(sandbox_factory
     assert_no_secrets(sandbox, result.log, result.stats_path.read_text())
 
 
-def test_unknown_product_is_reported_not_fatal(sandbox, crawl):
+def test_an_unknown_product_is_reported_and_the_crawl_exits_1(sandbox, crawl):
     ids = shop_ids(sandbox, 100, 2)
     result = crawl("product", args={"ids": ",".join([*ids, "999999999999"])}, env=sandbox.env())
-    assert result.returncode == 0
+    assert result.returncode == 1
     assert len(result.items) == 2
     assert result.stats["ali1688/errors/not_found"] == 1
+    assert result.stats["finish_reason"] == "ali1688_calls_failed"
+    summary = [line for line in result.log.splitlines() if "failed for good" in line]
+    assert len(summary) == 1 and "1 of 3 products failed for good" in summary[0]
+    assert any("999999999999" in line and "failed" in line for line in result.log.splitlines())
+
+
+def test_every_unknown_product_is_one_summary_line_and_exit_1(sandbox, crawl):
+    result = crawl("product", args={"ids": "999999999998,999999999999"}, env=sandbox.env())
+    assert result.returncode == 1 and result.items == []
+    assert "2 of 2 products failed for good" in result.log
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,7 @@ def test_credentials_list_from_json_and_file(tmp_path):
          "configured twice"),
         ("/nonexistent/credentials.json", "cannot read"),
         ("[]", "non-empty JSON list"),
+        ('{"app_key": "1", "app_secret": "topsecret"}', "put the object in [ ]"),
     ],
 )
 def test_bad_credentials_list_names_the_problem_not_the_secret(value, message):

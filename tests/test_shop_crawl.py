@@ -326,3 +326,13 @@ def test_report_paths_and_progress_lines():
     )
     assert progress_line(3, None, 1.0, 1.0) == "Progress: 3 products, 1.0 calls/s"
     assert progress_line(10, 10, 0.0, 0.0).endswith("ETA 0:00:00")
+
+
+def test_a_shop_that_does_not_exist_is_one_line_and_unresolved(sandbox, crawl):
+    result = crawl("shop", args={"seller_open_id": "nosuchshop000000000"}, env=sandbox.env())
+    assert result.returncode == 1
+    assert result.stats["finish_reason"] == "ali1688_shop_unresolved"
+    problems = [line for line in result.log.splitlines() if " ERROR: " in line or " WARNING: " in line]
+    problems = [line for line in problems if "SANDBOX" not in line]
+    assert len(problems) == 1, problems
+    assert "seller_open_id" in problems[0] and "offer=" in problems[0]

@@ -19,6 +19,9 @@ MAX_MESSAGE_CHARS = 300
 # Business codes that some envelopes put in ``code``/``errorCode`` on success.
 OK_CODES = frozenset({"", "0", "200", "S0000", "success", "SUCCESS"})
 TOKEN_MESSAGES = ("request need user authorized", "user authorization is required")
+#: A body with one of these top-level fields set is an error whatever its HTTP status (gateway
+#: and OAuth errors); ``errorCode`` is one too unless it holds a success code (OK_CODES).
+ERROR_FIELDS = ("error_code", "error")
 NOT_FOUND_MESSAGES = ("不存在", "does not exist", "not exist", "not found")
 #: How TOP-style gateways state a ban: "This ban will last for 12 more seconds".
 BAN_SECONDS = re.compile(r"ban will last for (\d+(?:\.\d+)?) more second", re.IGNORECASE)
@@ -256,7 +259,7 @@ def classify_decoded(status: int, data: Any, body: bytes) -> ApiError | None:
     """``classify_response`` for a *body* already decoded into *data* (decode once, use twice)."""
     if isinstance(data, dict) and isinstance(data.get("error_response"), dict):
         return _top_error(status, data["error_response"])
-    if isinstance(data, dict) and ("error_code" in data or status >= 400):
+    if isinstance(data, dict) and (any(data.get(f) not in (None, "") for f in ERROR_FIELDS) or status >= 400):
         return _gateway_error(status, data)
     if status >= 400:
         return _invalid_body(status, body, "error answer is not a JSON object")

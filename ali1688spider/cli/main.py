@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "call": "ali1688spider.cli.call",
     "enqueue": "ali1688spider.cli.enqueue",
     "report": "ali1688spider.cli.report",
+    "spiders": "ali1688spider.cli.spiders",
 }
 
 

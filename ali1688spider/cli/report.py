@@ -84,6 +84,7 @@ def open_database(url: str | None) -> Engine:
         StorageError,
         database_url,
         describe_error,
+        describe_url,
         make_engine,
     )
 
@@ -101,10 +102,10 @@ def open_database(url: str | None) -> Engine:
     except Exception as exc:
         if isinstance(exc, CommandError):
             raise
-        raise CommandError(f"cannot open {url.split('@')[-1]}: {describe_error(exc)}") from None
+        raise CommandError(f"cannot open {describe_url(database_url(url))}: {describe_error(exc)}") from None
     if not has_schema:
         raise CommandError(
-            f"{engine.url.render_as_string()} holds no ali1688 data: crawl with ALI1688_DB_URL set first"
+            f"{describe_url(engine.url)} holds no ali1688 data: crawl with ALI1688_DB_URL set first"
         )
     return engine
 

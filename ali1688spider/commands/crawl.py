@@ -1,18 +1,23 @@
-"""``scrapy crawl`` that checks spider arguments first and exits non-zero on a failed crawl.
+"""``scrapy crawl`` that checks settings and spider arguments first and exits non-zero on a
+failed crawl.
 
-A bad ``-a`` argument ends the command with one usage line (exit 2) before anything starts;
-a crawl that closes with an ``ali1688_*`` failure reason exits 1.
+A bad ``-a`` argument or setting ends the command with one usage line (exit 2) before anything
+starts; with ``LOG_FILE`` set (scrapyd sets it) the line goes to the log too, the only output
+such runners keep. A misspelt ``ALI1688_*`` setting gets a warning naming the nearest known
+one. A crawl that closes with an ``ali1688_*`` failure reason exits 1.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from ali1688spider.closing import FAILURE_REASONS
-from ali1688spider.config import ConfigError
+from ali1688spider.config import ConfigError, misspelt_settings
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.gateway.session import check_settings
 from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments
@@ -20,20 +25,34 @@ from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_argumen
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+
+def warn_misspelt_settings(settings: BaseSettings) -> None:
+    """A warning for each ``ALI1688_*`` setting or environment variable nobody reads."""
+    names = [name for name, _ in settings.items()] + list(os.environ)
+    for name, suggestion in misspelt_settings(names):
+        hint = f"did you mean {suggestion}?" if suggestion else "see the settings table in the README"
+        logger.warning("Unknown setting %s is ignored: %s", name, hint)
+
+
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             super().run(args, opts)
             return
         assert self.crawler_process
+        warn_misspelt_settings(self.settings)
         try:
             check_settings(self.settings)
         except ConfigError as exc:
-            raise UsageError(str(exc), print_help=False) from None
+            raise self._refuse(str(exc)) from None
         try:
             spidercls = self.crawler_process.spider_loader.load(args[0])
         except KeyError:
-            raise UsageError(f"no spider named {args[0]!r}", print_help=False) from None
+            raise self._refuse(f"no spider named {args[0]!r}") from None
         check = getattr(spidercls, "check_arguments", None)
         # A distributed worker may start without a job of its own: it takes seeds from Redis.
         bare_worker = is_distributed(self.settings) and not has_job_arguments(opts.spargs)
@@ -41,7 +60,7 @@ class Command(ScrapyCrawlCommand):
             try:
                 check(opts.spargs)
             except SpiderArgumentError as exc:
-                raise UsageError(str(exc), print_help=False) from None
+                raise self._refuse(str(exc)) from None
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
@@ -49,3 +68,9 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
         elif crawler.stats and crawler.stats.get_value("finish_reason") in FAILURE_REASONS:
             self.exitcode = 1
+
+    def _refuse(self, message: str) -> UsageError:
+        """The usage error that ends the command; logged too when the log is a file."""
+        if self.settings.get("LOG_FILE"):
+            logger.error("%s", message)
+        return UsageError(message, print_help=False)

@@ -59,6 +59,11 @@ def credentials_from_settings(settings: Mapping[str, Any]) -> Credentials | None
 
 def _load(raw: str) -> Any:
     text = raw
+    if raw.lstrip().startswith("{"):
+        # Never echoed: the text holds secrets.
+        raise ConfigError(
+            "ALI1688_CREDENTIALS must be a JSON list of credential objects: put the object in [ ]"
+        )
     if not raw.lstrip().startswith("["):
         path = Path(raw).expanduser()
         try:

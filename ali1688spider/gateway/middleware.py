@@ -142,7 +142,10 @@ class ApiErrorMiddleware:
             self._fatal(BAD_CREDENTIALS, error, api_name)
         if error.kind is ErrorKind.QUOTA_EXHAUSTED:
             self._fatal(QUOTA_EXHAUSTED, error, api_name)
-        logger.warning("%s %s failed: %s", api_name, _describe_params(request), error.describe())
+        # Something that does not exist is the spider's to report (one summary line, or why
+        # a shop is missing); other refusals deserve a warning of their own.
+        level = logging.INFO if error.kind is ErrorKind.NOT_FOUND else logging.WARNING
+        logger.log(level, "%s %s failed: %s", api_name, _describe_params(request), error.describe())
         raise ApiRequestError(error, api_name)
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:

@@ -6,10 +6,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
+from scrapy import signals
 
 from ali1688spider.api.catalogue import DETAIL_API
 from ali1688spider.api.errors import unwrap_result
 from ali1688spider.api.normalize import fill_missing, normalize_product
+from ali1688spider.closing import CALLS_FAILED, close_crawl
 from ali1688spider.config import get_str
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.gateway.endpoint import resolve_endpoint
@@ -24,15 +26,28 @@ if TYPE_CHECKING:
 
 
 class Ali1688Spider(scrapy.Spider):
-    """Base spider: declares ``arguments``, builds API calls, counts normalization anomalies."""
+    """Base spider: declares ``arguments``, builds API calls, counts normalization anomalies,
+    and closes with ``ali1688_calls_failed`` when some of what was asked for failed for good."""
 
     arguments: ClassVar[dict[str, Argument]] = {}
+    #: What ``asked``/``failed`` count, for the closing summary ("products", "pages").
+    asked_for: ClassVar[str] = "calls"
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.judge_failures, signal=signals.spider_idle)
+        return spider
 
     def __init__(self, name: str | None = None, **kwargs: Any):
         super().__init__(name)
         #: The spider's own job; None when started without arguments, which only a
         #: distributed worker may be (its jobs are the seeds it takes from Redis).
         self.args: dict[str, Any] | None = None
+        #: How many of what the user asked for were asked of the gateway, and which failed
+        #: for good (ids, pages).
+        self.asked = 0
+        self.failed: list[str] = []
         if has_job_arguments(kwargs):
             self.args = self.check_arguments(kwargs)
             for key, value in self.args.items():
@@ -94,6 +109,17 @@ class Ali1688Spider(scrapy.Spider):
         product, anomalies = normalize_product(DETAIL_API, self.payload(response))
         self.count_anomalies(anomalies)
         return fill_missing(product, listing)
+
+    def judge_failures(self) -> None:
+        """All work is done: one summary line, and a failure close, when some of it failed."""
+        if not self.failed:
+            return
+        close_crawl(
+            self.crawler,
+            CALLS_FAILED,
+            "%d of %d %s failed for good (each failure is logged above)",
+            len(self.failed), self.asked, self.asked_for,
+        )
 
     def count_anomalies(self, anomalies: Iterable[str]) -> None:
         for field in anomalies:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ali1688spider.api.urls import parse_offer_id
+from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.items import Product
 from ali1688spider.spiders.arguments import (
     Argument,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.http import Response
+    from twisted.python.failure import Failure
 
 def parse_id_list(text: str) -> list[str]:
     """Offer ids or detail URLs, comma separated."""
@@ -43,6 +45,7 @@ class ProductSpider(Ali1688Spider):
     """Yields one ``Product`` with SKUs, tiered prices, MOQ and stock per requested offer."""
 
     name = "product"
+    asked_for = "products"
     arguments = {
         "ids": Argument(parse_id_list, "a comma list of offer ids or detail.1688.com URLs"),
         "ids_file": Argument(as_existing_file, "a path to a file with one offer id or URL per line"),
@@ -63,9 +66,15 @@ class ProductSpider(Ali1688Spider):
     def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
         ids = list(args["ids"] or []) + list(args.get("ids_file_ids", []))
         for offer_id in dict.fromkeys(ids):
-            yield self.detail_request(offer_id)
+            self.asked += 1
+            yield self.detail_request(offer_id, errback=self.detail_failed, cb_kwargs={"offer_id": offer_id})
 
-    def parse_detail(self, response: Response) -> Iterator[Product]:
+    def detail_failed(self, failure: Failure) -> None:
+        """A product whose detail failed for good (the middleware logged why)."""
+        if isinstance(failure.value, ApiRequestError) and not failure.value.closes_crawl:
+            self.failed.append(failure.request.cb_kwargs["offer_id"])
+
+    def parse_detail(self, response: Response, offer_id: str) -> Iterator[Product]:
         product = self.detail_product(response)
         product["crawled_at"] = self.now_iso()
         yield Product(product)

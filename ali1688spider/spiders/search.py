@@ -75,6 +75,7 @@ class SearchSpider(Ali1688Spider):
     """Yields the products a keyword search finds: list entries, or full details (``details=1``)."""
 
     name = "search"
+    asked_for = "result pages"
     arguments = {
         "keyword": Argument(as_text, "the words to search for, e.g. 饼干"),
         "price_min": Argument(as_price, "a price in yuan such as 10 or 9.50"),
@@ -101,9 +102,10 @@ class SearchSpider(Ali1688Spider):
         yield self.page_request(args, 1)
 
     def query(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The ``offerQueryParam`` of a search without its paging fields (None = not sent)."""
+        """The ``offerQueryParam`` of a search without its paging fields: only the filters
+        that are set (the JSON object carries no ``null`` members)."""
         price_min, price_max, sort = args["price_min"], args["price_max"], args["sort"]
-        return {
+        query = {
             "keyword": args["keyword"],
             "country": self.country,
             "priceStart": None if price_min is None else format(price_min, "f"),
@@ -111,9 +113,11 @@ class SearchSpider(Ali1688Spider):
             "categoryId": args["category_id"],
             "sort": None if sort is None else sort_param(sort),
         }
+        return {key: value for key, value in query.items() if value is not None}
 
     def page_request(self, args: dict[str, Any], page: int) -> Request:
         size = page_size_for(self.crawler.settings, SEARCH_API)
+        self.asked += 1
         params = with_page(SEARCH_API, {"offerQueryParam": self.query(args)}, page, size)
         return self.api_request(
             SEARCH_API,
@@ -174,6 +178,7 @@ class SearchSpider(Ali1688Spider):
         error = failure.value.error
         self.crawler.stats.inc_value("ali1688/search/failed_pages")
         kwargs = failure.request.cb_kwargs
+        self.failed.append(f"page {kwargs['page']}")
         logger.error(
             "Search %r: page %d failed (%s); the results after it are missing",
             kwargs["args"]["keyword"], kwargs["page"], error.describe(),

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from ali1688spider.redact import url_without_password
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import plan_product
 
@@ -52,6 +53,11 @@ def database_url(url: str) -> URL:
     return parsed
 
 
+def describe_url(url: URL) -> str:
+    """*url* for logs and errors: no password, neither in the user part nor in the query."""
+    return url_without_password(url.render_as_string())
+
+
 def describe_error(exc: BaseException) -> str:
     """First line of a driver error, without the SQL statement SQLAlchemy appends."""
     cause = getattr(exc, "orig", None) or exc
@@ -74,7 +80,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
             return _sqlite_engine(parsed, writer=writer)
         return create_engine(parsed, pool_pre_ping=True, json_serializer=_json)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise StorageError(f"cannot use {SETTING} {parsed.render_as_string()}: {exc}") from None
+        raise StorageError(f"cannot use {SETTING} {describe_url(parsed)}: {exc}") from None
 
 
 def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
@@ -116,7 +122,7 @@ class Store:
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
-        self.url = self.engine.url.render_as_string()  # password masked
+        self.url = describe_url(self.engine.url)
 
     def open(self) -> int:
         """Connect and create/migrate the schema; StorageError when that is impossible."""

@@ -108,6 +108,9 @@ class ShopResolution:
     def unresolved(self, job: ShopJob, why: str) -> None:
         if job.args["offer"]:
             hint = "pass -a seller_open_id=ID, or -a offer= with another product of the shop"
+        elif job.args["seller_open_id"]:
+            hint = ("check seller_open_id, or pass -a offer=<id or URL of any product of the "
+                    "shop> instead: its detail names the shop's sellerOpenId")
         else:
             hint = ("no documented 1688 API maps a memberId or shop domain to the sellerOpenId "
                     "the shop listing needs (reference §6.1): pass -a offer=<id or URL of any "

@@ -34,6 +34,7 @@ from ali1688spider.api.catalogue import (
     SHOP_LIST_API,
 )
 from ali1688spider.api.china_time import CHINA_TIME
+from ali1688spider.api.errors import ErrorKind
 from ali1688spider.api.normalize import normalize_categories, normalize_product
 from ali1688spider.api.urls import parse_offer_id, parse_shop_ref
 from ali1688spider.config import get_str
@@ -403,10 +404,16 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         if not isinstance(failure.value, ApiRequestError):
             return
         kwargs = failure.request.cb_kwargs
+        job, error = self.job(kwargs["key"], failure.request.meta), failure.value.error
+        if failure.value.closes_crawl:
+            return
+        if kwargs["piece"] == job.root and kwargs["page"] == 1 and error.kind is ErrorKind.NOT_FOUND:
+            # The platform knows no such shop: nothing of it can be listed.
+            self.unresolved(job, f"the listing answered {error.describe()}")
+            return
         self.crawler.stats.inc_value("ali1688/shop/failed_pages")
         logger.error("Shop %s: page %d of slice %s failed (%s); its products are missing",
-                     kwargs["key"], kwargs["page"], kwargs["piece"].describe(),
-                     failure.value.error.describe())
+                     kwargs["key"], kwargs["page"], kwargs["piece"].describe(), error.describe())
 
     @staticmethod
     def sync_ledger(job: ShopJob) -> None:
