@@ -16,11 +16,16 @@ Accepted calls/s = calls the gateway answered without a QPS refusal / seconds of
 (engine start to close). Prints a table and writes ``bench/results/pacing.json``.
 
     python bench/pacing.py [--only NAME …]
+
+``--only`` runs those scenarios again and keeps the other scenarios' last figures (from
+``bench/results/pacing.json``, each with the time it was measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from _common import (
     QPS_LIMIT_CODE,
+    RESULTS,
     crawl,
     goal_row,
     pages,
@@ -142,17 +148,32 @@ def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def earlier_results() -> dict[str, dict[str, Any]]:
+    """The scenarios of the last full or partial run, to keep beside the ones run again."""
+    path = RESULTS / "pacing.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    measured = data.get("measured_at")
+    return {name: {"measured_at": measured, **row} for name, row in data["details"]["scenarios"].items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SCENARIOS],
                         help="run only these scenarios")
     options = parser.parse_args()
     chosen = [s for s in SCENARIOS if not options.only or s.name in options.only]
-    results = {}
+    results = earlier_results() if options.only else {}
     with workdir("pacing") as tmp:
         for scenario in chosen:
-            results[scenario.name] = run_scenario(scenario, tmp)
+            results[scenario.name] = {**run_scenario(scenario, tmp), "measured_at": now()}
             print(f"{scenario.name}: {results[scenario.name]}", flush=True)
+    results = {s.name: results[s.name] for s in SCENARIOS if s.name in results}
     print_table("Pacing scenarios", list(results.values()), [
         "scenario", "limit", "ceiling", "latency_ms", "busy_cores", "calls", "refused",
         "seconds", "accepted_per_s", "utilization", "peak_in_1s", "learned_rate", "complete",

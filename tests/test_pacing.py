@@ -112,24 +112,37 @@ def test_grants_are_one_interval_apart_and_a_late_wake_up_is_no_burst():
     assert state.grant(0.6) == pytest.approx((1 + LOCAL_HEADROOM) / 10)
 
 
-def test_a_refusal_lowers_the_rate_to_what_the_gateway_accepted_and_holds_until_it_drains():
+def test_persistent_refusals_lower_the_rate_to_what_the_gateway_accepted_and_hold_until_it_drains():
     state = RateState(20.0)
     for moment in (0.0, 0.05, 0.10, 0.15, 0.20):
         state.note_accepted(moment)
-    assert state.note_refused(0.25, granted_at=0.25)
+    # One refusal while the pace ramps up could be a stray one: retried, nothing learned yet.
+    assert not state.note_refused(0.25, granted_at=0.25)
+    # The next call refused too: that is the limit.
+    assert state.note_refused(0.30, granted_at=0.30)
     assert state.rate == pytest.approx(5.0)
     # The gateway's window still holds the five calls accepted from t=0: nothing before t=1.
     assert state.due() == pytest.approx(1.0)
     # A refusal of a call granted before the lowering was sent at the old rate: no new lowering.
-    assert not state.note_refused(0.3, granted_at=0.24)
+    assert not state.note_refused(0.35, granted_at=0.29)
     assert state.rate == pytest.approx(5.0)
 
 
-def test_a_refusal_with_nothing_accepted_halves_the_rate_and_a_stated_ban_is_obeyed():
+def test_a_refusal_when_a_full_window_is_at_its_proven_level_is_the_limit():
+    state = RateState(5.2)
+    for step in range(6):
+        state.note_accepted(step * 0.2)
+    # A full window of five accepted calls, as many as ever: one refusal is enough.
+    assert state.note_refused(1.1, granted_at=1.1)
+    assert state.rate == pytest.approx(5.0)
+
+
+def test_refusals_with_nothing_accepted_halve_the_rate_and_a_stated_ban_is_obeyed():
     state = RateState(8.0)
-    assert state.note_refused(10.0, granted_at=10.0, ban=30.0)
-    assert state.rate == pytest.approx(4.0)
+    assert not state.note_refused(10.0, granted_at=10.0, ban=30.0)
     assert state.due() == pytest.approx(40.0)
+    assert state.note_refused(10.1, granted_at=10.1)
+    assert state.rate == pytest.approx(4.0)
 
 
 def test_the_rate_climbs_back_slowly_after_a_quiet_spell():
@@ -137,9 +150,11 @@ def test_the_rate_climbs_back_slowly_after_a_quiet_spell():
     for moment in (0.0, 0.1, 0.2, 0.3):
         state.note_accepted(moment)
     state.note_refused(0.4, granted_at=0.4)
+    state.note_refused(0.45, granted_at=0.45)
     lowered = state.rate
-    assert not state.note_accepted(0.4 + SETTLE / 2)
-    assert state.note_accepted(0.4 + SETTLE)
+    assert lowered < 10.0
+    assert not state.note_accepted(0.45 + SETTLE / 2)
+    assert state.note_accepted(0.45 + SETTLE)
     assert lowered < state.rate < lowered * 1.01
     for step in range(5000):
         state.note_accepted(1 + SETTLE + step)

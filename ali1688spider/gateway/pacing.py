@@ -6,9 +6,11 @@ answers, which the error middleware reports (``Admission.answered``):
 - A QPS refusal of a call granted at the current rate lowers the rate at once to what the
   gateway accepted in the last window (one second), or halves it when it accepted nothing,
   and holds the app key until that window has drained, or for the ban the answer states.
-  A refusal while the gateway accepts clearly fewer calls than it accepted lately without
-  refusing (``PROVEN_SHARE``) says nothing about the limit (a stray refusal of a gateway in
-  trouble): it is retried but does not lower the pace.
+  A refusal is taken for the limit when the gateway refuses persistently (at least two and
+  ``PERSISTENT_SHARE`` of the last window's answers), or when a full window of calls has gone
+  by and it accepts about as many as it accepted lately without refusing
+  (``PROVEN_SHARE``). Other refusals (a stray refusal of a gateway in trouble, or one while
+  the pace is still ramping up) are retried but do not lower the pace.
 - After ``SETTLE`` seconds without a refusal, each accepted call raises the rate by ``RAISE``
   of itself, up to the ceiling: a rare, cheap probe that finds a limit that went up.
 
@@ -65,9 +67,13 @@ MIN_DECREASE = 0.97
 EMPTY_DECREASE = 0.5
 #: The slowest pace a refusal can bring an app key to (calls per second).
 MIN_RATE = 0.05
-#: The most calls the gateway accepted in one window is remembered this long; a refusal
+#: The most calls the gateway accepted in one window is remembered this long; a lone refusal
 #: while it accepts fewer than PROVEN_SHARE of them does not lower the pace.
 PROVEN_SPAN, PROVEN_SHARE = 60.0, 0.9
+#: A window is full when its oldest accepted call is this share of a window old.
+FULL_WINDOW = 0.9
+#: Refusals this share of a window's answers (and two at least) are the limit, however early.
+PERSISTENT_SHARE = 0.2
 #: A rate change this large (relative) is logged at INFO.
 LOGGED_CHANGE = 0.1
 #: Downloader slots kept for calls in flight: rate x round trip x this, plus a few spare.
@@ -91,6 +97,8 @@ class RateState:
     hold_until: float = -math.inf
     lowered_at: float = -math.inf
     accepted: deque[float] = field(default_factory=deque)
+    #: Refusals of calls sent since the last lowering, within the last window.
+    refused: deque[float] = field(default_factory=deque)
     #: The most calls accepted within one window lately, and when that was last seen.
     proven: int = 0
     proven_at: float = -math.inf
@@ -116,8 +124,9 @@ class RateState:
         return 0.0
 
     def _forget(self, now: float) -> None:
-        while self.accepted and self.accepted[0] <= now - WINDOW:
-            self.accepted.popleft()
+        for times in (self.accepted, self.refused):
+            while times and times[0] <= now - WINDOW:
+                times.popleft()
 
     def note_accepted(self, now: float) -> bool:
         """Count an accepted call; True when it raised the rate."""
@@ -140,9 +149,14 @@ class RateState:
         if granted_at < self.lowered_at:
             return False
         self._forget(now)
-        if len(self.accepted) < PROVEN_SHARE * self.proven:
+        self.refused.append(now)
+        accepted, refused = len(self.accepted), len(self.refused)
+        persistent = refused >= max(2, PERSISTENT_SHARE * (accepted + refused))
+        full = accepted > 0 and now - self.accepted[0] >= FULL_WINDOW * WINDOW
+        if not persistent and not (full and accepted >= PROVEN_SHARE * self.proven):
             return False
-        seen = len(self.accepted) / WINDOW
+        self.refused.clear()
+        seen = accepted / WINDOW
         target = seen if seen else self.rate * EMPTY_DECREASE
         self.rate = max(MIN_RATE, min(target, self.rate * MIN_DECREASE))
         self.lowered_at = now

@@ -5,7 +5,8 @@ machine sends them. The rule is ``gateway.pacing.RateState``'s (grant when due, 
 apart; a refusal lowers the rate to what the gateway accepted in the last window and holds the
 key until that window drains; slow raises after a quiet spell), carried out by three Lua
 scripts on one Redis hash per app key (``{prefix}:rate:{app_key}``: rate, last grant, hold,
-last lowering) and a sorted set of the last window's accepted calls (``…:accepted``). Each
+last lowering, proven level) and sorted sets of the last window's accepted and refused calls
+(``…:accepted``, ``…:refused``). Each
 script runs atomically on the Redis clock, so the workers' own clocks never matter (tests
 may pass one). Every Redis call is made with ``redis.asyncio`` on the reactor's event loop:
 nothing blocks the reactor thread. While Redis is unreachable a call waits and asks again,
@@ -22,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.distributed.keys import DEFAULT_PREFIX, rate_key
 from ali1688spider.gateway.pacing import (
     EMPTY_DECREASE,
+    FULL_WINDOW,
     MIN_DECREASE,
     MIN_RATE,
+    PERSISTENT_SHARE,
     PROVEN_SHARE,
     PROVEN_SPAN,
     RAISE,
@@ -101,9 +104,10 @@ redis.call('HSET', KEYS[1], 'rate', tostring(rate))
 return {1, tostring(rate)}
 """
 
-#: KEYS[2] the accepted set. ARGV[3] granted µs, ARGV[4] ban µs, ARGV[5] window µs, ARGV[6]
-#: minimum decrease, ARGV[7] decrease when nothing was accepted, ARGV[8] minimum rate,
-#: ARGV[9] TTL ms, ARGV[10] proven share. Returns {lowered, rate}.
+#: KEYS[2] the accepted set, KEYS[3] the refused set. ARGV[3] granted µs, ARGV[4] ban µs,
+#: ARGV[5] window µs, ARGV[6] minimum decrease, ARGV[7] decrease when nothing was accepted,
+#: ARGV[8] minimum rate, ARGV[9] TTL ms, ARGV[10] proven share, ARGV[11] full-window share,
+#: ARGV[12] persistent share. Returns {lowered, rate}.
 REFUSED_SCRIPT = _HEAD + """
 local ban = tonumber(ARGV[4])
 if ban > 0 then
@@ -115,15 +119,23 @@ if tonumber(ARGV[3]) < lowered then
 end
 local window = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('ZADD', KEYS[3], now, tostring(now) .. ':' .. seq)
+redis.call('PEXPIRE', KEYS[3], ARGV[9])
 local count = redis.call('ZCARD', KEYS[2])
-if count < tonumber(ARGV[10]) * proven then
+local refused = redis.call('ZCARD', KEYS[3])
+local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local persistent = refused >= math.max(2, tonumber(ARGV[12]) * (count + refused))
+local full = oldest[2] ~= nil and now - tonumber(oldest[2]) >= tonumber(ARGV[11]) * window
+if not persistent and not (full and count >= tonumber(ARGV[10]) * proven) then
   return {0, tostring(rate)}
 end
+redis.call('DEL', KEYS[3])
 local seen = count * 1000000 / window
 local target = rate * tonumber(ARGV[7])
 if seen > 0 then target = seen end
 rate = math.max(tonumber(ARGV[8]), math.min(target, rate * tonumber(ARGV[6])))
-local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local drained = now
 if oldest[2] then drained = tonumber(oldest[2]) + window end
 hold = math.max(hold, drained)
@@ -169,7 +181,7 @@ class RedisPacer:
 
     def _keys(self, app_key: str) -> list[str]:
         key = rate_key(self._prefix, app_key)
-        return [key, f"{key}:accepted"]
+        return [key, f"{key}:accepted", f"{key}:refused"]
 
     def _now(self) -> str:
         """The clock argument of the scripts: empty (Redis TIME) unless a clock was given."""
@@ -206,12 +218,13 @@ class RedisPacer:
             self._now(), self.ceiling, round(SETTLE * US), RAISE, round(WINDOW * US), KEY_TTL_MS,
             round(PROVEN_SPAN * US),
         ]
-        self._spawn(app_key, self._accepted(keys=self._keys(app_key), args=args), refusal=False)
+        self._spawn(app_key, self._accepted(keys=self._keys(app_key)[:2], args=args), refusal=False)
 
     def refused(self, app_key: str, granted_at: float, ban: float | None) -> None:
         args = [
             self._now(), self.ceiling, round(granted_at * US), round((ban or 0) * US),
             round(WINDOW * US), MIN_DECREASE, EMPTY_DECREASE, MIN_RATE, KEY_TTL_MS, PROVEN_SHARE,
+            FULL_WINDOW, PERSISTENT_SHARE,
         ]
         self._spawn(app_key, self._refused(keys=self._keys(app_key), args=args), refusal=True)
 
