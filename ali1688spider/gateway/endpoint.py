@@ -41,10 +41,6 @@ class Endpoint:
     sandbox: str | None = None
 
     @property
-    def is_sandbox(self) -> bool:
-        return self.sandbox is not None
-
-    @property
     def origin(self) -> str:
         """The gateway as request URLs and fingerprints name it (stable across runs)."""
         return EMBEDDED_ORIGIN if self.sandbox == "embedded" else (self.url or EMBEDDED_ORIGIN)

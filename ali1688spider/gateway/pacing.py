@@ -224,9 +224,6 @@ class LocalPacer:
             self.report.rate(app_key, state.rate)
         return state
 
-    def rate(self, app_key: str) -> float:
-        return self.state(app_key).rate
-
     async def acquire(self, app_key: str) -> float:
         """Wait until *app_key* may make its next call; the grant's time on this clock."""
         state = self.state(app_key)
