@@ -14,8 +14,9 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 USER_AGENT = "ali1688spider (+Ocean-SDK-Client compatible)"
 
-# Pacing is the rate limiter's job (ALI1688_QPS); the downloader only needs enough slots to
-# keep calls in flight while earlier ones wait for their answers.
+# Pacing is the pacer's job (ALI1688_QPS, gateway/pacing.py); the downloader only needs enough
+# slots to keep calls in flight while earlier ones wait for their answers (the pacer raises
+# this floor for slow gateways).
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 32
 DOWNLOAD_DELAY = 0

@@ -6,9 +6,9 @@
 - ``{prefix}:{spider}:seeds``      list of JSON seeds (``ali1688 enqueue``), taken FIFO
 - ``{prefix}:{spider}:requests``   scrapy-redis request queue (shared by the workers)
 - ``{prefix}:{spider}:dupefilter`` scrapy-redis fingerprints
-- ``{prefix}:rate:{app_key}``      the next free call slot of an app key (rate limiter)
+- ``{prefix}:rate:{app_key}``      an app key's learned pace: rate, last grant, hold (pacer),
+                                   with ``…:accepted`` and ``…:refused`` of the last second
 - ``{prefix}:quota:{app_key}:{day}`` calls of an app key on one China day (daily quota)
-
 - ``{prefix}:tokens:{app_key}``    the OAuth tokens of an app key (token store)
 
 A seed is one job: the raw ``key=value`` arguments of the spider, exactly what ``-a`` takes.
@@ -63,8 +63,10 @@ def dupefilter_key(prefix: str, spider_name: str) -> str:
     return f"{prefix}:{spider_name}:dupefilter"
 
 
-def rate_key(prefix: str, app_key: str) -> str:
-    return f"{prefix}:rate:{app_key}"
+def rate_keys(prefix: str, app_key: str) -> list[str]:
+    """The pacer's keys of an app key: its state, and its accepted and refused calls."""
+    key = f"{prefix}:rate:{app_key}"
+    return [key, f"{key}:accepted", f"{key}:refused"]
 
 
 def quota_key(prefix: str, app_key: str) -> str:

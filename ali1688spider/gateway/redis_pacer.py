@@ -20,7 +20,7 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ali1688spider.distributed.keys import DEFAULT_PREFIX, rate_key
+from ali1688spider.distributed.keys import DEFAULT_PREFIX, rate_keys
 from ali1688spider.gateway.pacing import (
     EMPTY_DECREASE,
     FULL_WINDOW,
@@ -180,8 +180,7 @@ class RedisPacer:
         return f"RedisPacer(ceiling={self.ceiling:g}, prefix={self._prefix!r})"
 
     def _keys(self, app_key: str) -> list[str]:
-        key = rate_key(self._prefix, app_key)
-        return [key, f"{key}:accepted", f"{key}:refused"]
+        return rate_keys(self._prefix, app_key)
 
     def _now(self) -> str:
         """The clock argument of the scripts: empty (Redis TIME) unless a clock was given."""
