@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "ALI1688_REDIRECT_URI": None,
 }
 PREFIX = "ALI1688_"
+#: The database of the SQL pipeline; also read by the crash guard, which must not import
+#: SQLAlchemy for crawls that store nothing.
+DB_URL_SETTING = "ALI1688_DB_URL"
 
 
 class ConfigError(ValueError):

@@ -28,9 +28,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
 
-from ali1688spider.config import get_str
+from ali1688spider.config import DB_URL_SETTING, get_str
 from ali1688spider.distributed.keys import is_distributed
-from ali1688spider.storage.store import SETTING as DB_SETTING
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -75,7 +74,7 @@ class CrashGuard:
         if not jobdir or is_distributed(crawler.settings):
             # Nothing to guard: no JOBDIR, or a shared queue in Redis instead.
             raise NotConfigured
-        return cls(crawler, Path(jobdir), remember=bool(get_str(crawler.settings, DB_SETTING)))
+        return cls(crawler, Path(jobdir), remember=bool(get_str(crawler.settings, DB_URL_SETTING)))
 
     def _start_over(self) -> None:
         aside = self.jobdir / f"crashed-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"

@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
-from sqlalchemy.exc import SQLAlchemyError
 
 from ali1688spider.closing import DB_ERROR, close_crawl
-from ali1688spider.config import get_float, get_int, get_str
+from ali1688spider.config import DB_URL_SETTING, get_float, get_int, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.validate import validate_product
+from ali1688spider.storage.errors import describe_error
 from ali1688spider.storage.records import category_row, product_record
-from ali1688spider.storage.store import SETTING, StorageError, Store, describe_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
-    from ali1688spider.storage.store import BatchResult
+    from ali1688spider.storage.store import BatchResult, Store
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class SqlPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        url = get_str(crawler.settings, SETTING)
+        url = get_str(crawler.settings, DB_URL_SETTING)
         if not url:
             raise NotConfigured
         return cls(
@@ -74,6 +73,11 @@ class SqlPipeline:
         )
 
     async def open_spider(self) -> None:
+        # Imported here: crawls that store nothing never load SQLAlchemy (about 0.2 s).
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ali1688spider.storage.store import StorageError, Store
+
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ali1688-db")
         try:
             self.store = await self._in_thread(Store, self.url)

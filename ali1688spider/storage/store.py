@@ -18,8 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from ali1688spider.config import DB_URL_SETTING
 from ali1688spider.redact import url_without_password
 from ali1688spider.storage import schema
+from ali1688spider.storage.errors import StorageError, describe_error
 from ali1688spider.storage.records import plan_product
 
 if TYPE_CHECKING:
@@ -30,12 +32,8 @@ if TYPE_CHECKING:
     from ali1688spider.storage.records import ProductRecord
 
 
-SETTING = "ALI1688_DB_URL"
+SETTING = DB_URL_SETTING
 _DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-
-
-class StorageError(RuntimeError):
-    """The database cannot be used; the message is one line and never shows a password."""
 
 
 def database_url(url: str) -> URL:
@@ -56,13 +54,6 @@ def database_url(url: str) -> URL:
 def describe_url(url: URL) -> str:
     """*url* for logs and errors: no password, neither in the user part nor in the query."""
     return url_without_password(url.render_as_string())
-
-
-def describe_error(exc: BaseException) -> str:
-    """First line of a driver error, without the SQL statement SQLAlchemy appends."""
-    cause = getattr(exc, "orig", None) or exc
-    text = str(cause).strip().splitlines()
-    return text[0] if text else type(cause).__name__
 
 
 def _json(value: Any) -> str:
