@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "ALI1688_SPLIT_ORDER": None,
     "ALI1688_STATS_FILE": None,
     "ALI1688_REDIRECT_URI": None,
+    # kind=duration,… over gateway.cache.DEFAULT_EXPIRY (HTTPCACHE_ENABLED only).
+    "ALI1688_CACHE_EXPIRY": None,
 }
 PREFIX = "ALI1688_"
 #: The database of the SQL pipeline; also read by the crash guard, which must not import

@@ -37,7 +37,13 @@ DOWNLOAD_HANDLERS = {
 DOWNLOADER_MIDDLEWARES = {
     # After HttpCompression (590) has decoded the body, before Scrapy's RetryMiddleware (550).
     "ali1688spider.gateway.middleware.ApiErrorMiddleware": 560,
+    # HTTPCACHE_ENABLED: the cache sits between the two, where answers are decoded and every
+    # one of them, errors included, passes through it before the error middleware retries.
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+    "ali1688spider.gateway.cache.ApiCacheMiddleware": 565,
 }
+# Only successful answers of API calls are cached, each kind for ALI1688_CACHE_EXPIRY.
+HTTPCACHE_POLICY = "ali1688spider.gateway.cache.ApiCachePolicy"
 EXTENSIONS = {
     "ali1688spider.reporting.progress.Progress": 120,
     "ali1688spider.extensions.statsfile.StatsFile": 900,

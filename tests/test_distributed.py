@@ -25,11 +25,16 @@ QPS = 20
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
 
 
-def start_worker(tmp_path: Path, name: str, spider: str, args: dict[str, str], env: dict[str, str]):
+def start_worker(
+    tmp_path: Path, name: str, spider: str, args: dict[str, str], env: dict[str, str],
+    settings: dict[str, str] | None = None,
+):
     """A ``scrapy crawl`` worker in a subprocess; ``finish()`` waits and returns its CrawlResult."""
     output, stats = tmp_path / f"{name}.jsonl", tmp_path / f"{name}-stats.json"
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(output),
                "-s", f"ALI1688_STATS_FILE={stats}", "-s", "LOG_LEVEL=INFO"]
+    for key, value in (settings or {}).items():
+        command += ["-s", f"{key}={value}"]
     for key, value in args.items():
         command += ["-a", f"{key}={value}"]
     child_env = crawl_environment()
@@ -45,8 +50,8 @@ def start_worker(tmp_path: Path, name: str, spider: str, args: dict[str, str], e
     return finish
 
 
-def run_workers(tmp_path, count, spider, args, env, prefix="w") -> list[CrawlResult]:
-    finishers = [start_worker(tmp_path, f"{prefix}{n}", spider, args, env) for n in range(count)]
+def run_workers(tmp_path, count, spider, args, env, prefix="w", settings=None) -> list[CrawlResult]:
+    finishers = [start_worker(tmp_path, f"{prefix}{n}", spider, args, env, settings) for n in range(count)]
     return [finish() for finish in finishers]
 
 

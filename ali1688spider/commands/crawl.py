@@ -19,6 +19,7 @@ from scrapy.exceptions import UsageError
 from ali1688spider.closing import FAILURE_REASONS
 from ali1688spider.config import ConfigError, misspelt_settings
 from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.session import check_settings
 from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments
 
@@ -47,6 +48,7 @@ class Command(ScrapyCrawlCommand):
         warn_misspelt_settings(self.settings)
         try:
             check_settings(self.settings)
+            check_cache_settings(self.settings)
         except ConfigError as exc:
             raise self._refuse(str(exc)) from None
         try:

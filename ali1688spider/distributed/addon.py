@@ -6,7 +6,8 @@ subclass) and its dupefilter (the only one it works with) on keys under
 ``ALI1688_REDIS_PREFIX``, keeps them
 when it closes (so a crawl stopped by the daily quota continues on the next run), and takes
 its jobs from Redis seeds (``ali1688spider.distributed.seeds``). The pacer and the daily
-quota switch to Redis by the same setting (``ali1688spider.gateway.session``).
+quota switch to Redis by the same setting (``ali1688spider.gateway.session``), and so does
+the HTTP cache's storage when ``HTTPCACHE_ENABLED`` is on (``gateway.redis_cache``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 SEEDS_MIDDLEWARE = "ali1688spider.distributed.seeds.RedisSeeds"
+#: With HTTPCACHE_ENABLED the workers share one cache (unless HTTPCACHE_STORAGE says otherwise).
+CACHE_STORAGE = "ali1688spider.gateway.redis_cache.RedisCacheStorage"
 #: Closer to the spider than StartSpiderMiddleware (25), which marks seed requests as start
 #: requests like the spider's own.
 SEEDS_MIDDLEWARE_ORDER = 30
@@ -48,6 +51,7 @@ class DistributedAddon:
             "SCHEDULER_QUEUE_KEY": requests_key(prefix, "%(spider)s"),
             "SCHEDULER_DUPEFILTER_KEY": dupefilter_key(prefix, "%(spider)s"),
             "REDIS_URL": url,
+            "HTTPCACHE_STORAGE": CACHE_STORAGE,
         }
         for name, value in values.items():
             settings.set(name, value, priority="addon")

@@ -10,6 +10,8 @@
                                    with ``…:accepted`` and ``…:refused`` of the last second
 - ``{prefix}:quota:{app_key}:{day}`` calls of an app key on one China day (daily quota)
 - ``{prefix}:tokens:{app_key}``    the OAuth tokens of an app key (token store)
+- ``{prefix}:httpcache:{spider}:{fingerprint}`` a cached answer (Redis cache storage), kept
+                                   for its kind's ``ALI1688_CACHE_EXPIRY``
 
 A seed is one job: the raw ``key=value`` arguments of the spider, exactly what ``-a`` takes.
 It never holds a secret.
@@ -89,3 +91,7 @@ def decode_seed(raw: bytes | str) -> dict[str, str]:
         raise ValueError("not an ali1688 seed")
     return {str(k): str(v) for k, v in data["args"].items()}
 
+
+
+def cache_key(prefix: str, spider_name: str, fingerprint: str) -> str:
+    return f"{prefix}:httpcache:{spider_name}:{fingerprint}"

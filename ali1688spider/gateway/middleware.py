@@ -9,7 +9,8 @@
 - An expired/invalid token: refresh it once, then retry the call.
 - Signature, ACL and credential errors: close the crawl with ``ali1688_bad_credentials`` and
   one log line that names the setting to fix. A used-up quota: ``ali1688_quota_exhausted``.
-- ``ALI1688_MAX_REQUESTS``: close with ``ali1688_budget_spent`` when the budget is spent.
+- ``ALI1688_MAX_REQUESTS``: close with ``ali1688_budget_spent`` when the budget is spent
+  (answers from the HTTP cache, ``gateway.cache``, spend none).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from ali1688spider.gateway.request import (
     RETRIES_META_KEY,
     TOKEN_GENERATION_META_KEY,
     TOKEN_RETRIED_META_KEY,
+    is_cache_hit,
 )
 from ali1688spider.gateway.session import GatewaySession
 
@@ -124,7 +126,11 @@ class ApiErrorMiddleware:
         if api_name is None:
             return response
         error = classify(response)
-        self.session.admission.answered(request, error)
+        if is_cache_hit(response):
+            # No call reached the gateway: no budget spent, nothing for the pacer to learn.
+            self._attempts -= 1
+        else:
+            self.session.admission.answered(request, error)
         if error is None:
             self.stats.inc_value("ali1688/responses/ok")
             return response

@@ -21,6 +21,8 @@ from ali1688spider.api.signing import encode_params
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from scrapy.http import Response
+
 #: The API's name and its encoded business parameters: set by the request factory.
 API_META_KEY = "ali1688_api"
 PARAMS_META_KEY = "ali1688_params"
@@ -79,3 +81,8 @@ def build_api_request(
         dont_filter=dont_filter,
     )
 
+
+
+def is_cache_hit(response: Response) -> bool:
+    """The answer came from Scrapy's HTTP cache (``gateway.cache``), not from the gateway."""
+    return "cached" in response.flags

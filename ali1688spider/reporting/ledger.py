@@ -43,6 +43,7 @@ class TargetLedger:
     sku_complete: int = 0
     price_complete: int = 0
     calls: int = 0
+    cache_hits: int = 0
     listing_calls: int = 0
     slices_used: int = 0
     page_size: int | None = None
@@ -94,8 +95,11 @@ class TargetLedger:
             return COMPLETE
         return PARTIAL if rate >= minimum else INCOMPLETE
 
-    def report(self, minimum: float, *, calls_spent: int | None = None) -> dict[str, Any]:
-        """The ``CrawlReport`` fields, then the figures behind them."""
+    def report(
+        self, minimum: float, *, calls_spent: int | None = None, cache_hits: int | None = None
+    ) -> dict[str, Any]:
+        """The ``CrawlReport`` fields, then the figures behind them; *calls_spent* and
+        *cache_hits* of the whole crawl replace this target's own counts when given."""
         emitted = len(self.emitted)
         total = self.official_total
         rate = self.completeness()
@@ -109,6 +113,7 @@ class TargetLedger:
             "sku_completeness": round(self.sku_complete / emitted, 6) if emitted else None,
             "price_completeness": round(self.price_complete / emitted, 6) if emitted else None,
             "calls_spent": self.calls if calls_spent is None else calls_spent,
+            "cache_hits": self.cache_hits if cache_hits is None else cache_hits,
             "slices_used": self.slices_used,
             "verdict": self.verdict(minimum),
             "started_at": self.started_at,

@@ -39,7 +39,7 @@ STATS_PREFIX = "ali1688/report/"
 #: Report figures that add up across shops; the rates are recomputed from them.
 SUMMED = (
     "official_total", "unique_fetched", "missing_count", "slices_used", "emitted",
-    "listing_calls", "minimum_listing_calls", "leaked", "truncated",
+    "listing_calls", "minimum_listing_calls", "leaked", "truncated", "cache_hits",
 )
 
 
@@ -119,8 +119,7 @@ class CompletenessPipeline:
         single = len(targets) == 1
         reports = []
         for ledger in targets:
-            calls = stats.get_value("ali1688/calls", 0) if single else None
-            report = self._report(ledger, calls)
+            report = self._report(ledger, whole_crawl=single)
             path = report_path(
                 self.template,
                 spider=ledger.spider,
@@ -130,17 +129,25 @@ class CompletenessPipeline:
             write_json_atomically(path, report)
             reports.append(report)
             logger.info(
-                "Crawl report of %s: %s, %s of %s products (%s missing), %s calls, %s slices -> %s",
+                "Crawl report of %s: %s, %s of %s products (%s missing), %s calls, %s cache hits, "
+                "%s slices -> %s",
                 report["target"], report["verdict"], report["unique_fetched"],
                 report["official_total"], report["missing_count"], report["calls_spent"],
-                report["slices_used"], path,
+                report["cache_hits"], report["slices_used"], path,
             )
             stats.set_value(f"{STATS_PREFIX}file" if single else f"{STATS_PREFIX}file/{ledger.key}", str(path))
         for name, value in self._summary(reports).items():
             stats.set_value(STATS_PREFIX + name, value)
 
-    def _report(self, ledger: TargetLedger, calls: int | None) -> dict[str, Any]:
-        figures = ledger.report(self.minimum, calls_spent=calls)
+    def _report(self, ledger: TargetLedger, *, whole_crawl: bool) -> dict[str, Any]:
+        """The report of one target; with *whole_crawl* its calls and cache hits are the
+        crawl's (every call of a one-target crawl is spent on it)."""
+        stats = self.crawler.stats
+        figures = ledger.report(
+            self.minimum,
+            calls_spent=stats.get_value("ali1688/calls", 0) if whole_crawl else None,
+            cache_hits=stats.get_value("ali1688/cache/hit", 0) if whole_crawl else None,
+        )
         declared = CrawlReport({k: v for k, v in figures.items() if k in CrawlReport.fields})
         # The declared CrawlReport fields first, then the figures they come from.
         return {**dict(declared), **{k: v for k, v in figures.items() if k not in declared}}

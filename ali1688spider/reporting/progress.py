@@ -37,11 +37,16 @@ def format_eta(seconds: float | None) -> str:
 
 
 def progress_line(
-    done: int, total: int | None, calls_per_second: float, products_per_second: float
+    done: int, total: int | None, calls_per_second: float, products_per_second: float,
+    cache_hits: int = 0,
 ) -> str:
-    """The text of one progress line (pure, for the log and for tests)."""
+    """The text of one progress line (pure, for the log and for tests); answers from the
+    HTTP cache are counted apart from calls."""
+    calls = f"{calls_per_second:.1f} calls/s"
+    if cache_hits:
+        calls += f", {cache_hits:,} cache hits"
     if total is None:
-        return f"Progress: {done:,} products, {calls_per_second:.1f} calls/s"
+        return f"Progress: {done:,} products, {calls}"
     share = done / total * 100 if total else 100.0
     remaining = max(0, total - done)
     eta = remaining / products_per_second if products_per_second > 0 else None
@@ -49,7 +54,7 @@ def progress_line(
         eta = 0.0
     return (
         f"Progress: {done:,}/{total:,} products ({share:.1f}%), "
-        f"{calls_per_second:.1f} calls/s, ETA {format_eta(eta)}"
+        f"{calls}, ETA {format_eta(eta)}"
     )
 
 
@@ -95,5 +100,8 @@ class Progress:
         total = self.ledger.expected_total() if self.ledger.targets else None
         logger.info(
             "%s",
-            progress_line(done, total, (calls - calls_then) / elapsed, (done - done_then) / elapsed),
+            progress_line(
+                done, total, (calls - calls_then) / elapsed, (done - done_then) / elapsed,
+                self.crawler.stats.get_value("ali1688/cache/hit", 0),
+            ),
         )

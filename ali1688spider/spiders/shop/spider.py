@@ -40,7 +40,7 @@ from ali1688spider.api.urls import parse_offer_id, parse_shop_ref
 from ali1688spider.config import get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.gateway.middleware import ApiRequestError
-from ali1688spider.gateway.request import PARAMS_META_KEY
+from ali1688spider.gateway.request import PARAMS_META_KEY, is_cache_hit
 from ali1688spider.items import Product
 from ali1688spider.reporting.ledger import COMPLETE, ledger_for
 from ali1688spider.spiders.arguments import (
@@ -157,9 +157,13 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         return job
 
     def answered(self, key: str, response: Response) -> ShopJob:
-        """The job of an answered call, which counts toward its report."""
+        """The job of an answered call, which counts toward its report (as a call, or as a
+        cache hit)."""
         job = self.job(key, response.meta)
-        job.ledger.calls += 1
+        if is_cache_hit(response):
+            job.ledger.cache_hits += 1
+        else:
+            job.ledger.calls += 1
         return job
 
     def resume_job(self, key: str, spec: dict[str, Any], ledger: TargetLedger | None = None) -> ShopJob:
