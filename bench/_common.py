@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from ali1688spider.sandbox.process import (  # noqa: E402
     SandboxProcess,
     crawl_command,
     crawl_environment,
+    free_port,
     start_sandbox_process,
 )
 
@@ -64,6 +66,26 @@ def sandbox(*args: str) -> Iterator[Sandbox]:
         yield started
     finally:
         started.stop()
+
+
+def start_redis(root: Path) -> tuple[subprocess.Popen, str]:
+    """A redis-server on a free port, persisting nothing; its process and URL."""
+    import redis
+
+    port = free_port()
+    process = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", str(root), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            return process, url
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
 
 
 @contextmanager
@@ -190,12 +212,13 @@ def crawl(
     spider: str,
     directory: Path,
     *,
-    sandbox: Sandbox,
+    sandbox: Sandbox | None,
     args: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
     feed: bool = True,
 ) -> Crawl:
-    """A ``scrapy crawl SPIDER`` against *sandbox* (not started yet) writing into *directory*.
+    """A ``scrapy crawl SPIDER`` against *sandbox* (None: the embedded one), not started yet,
+    writing into *directory*.
 
     The feed goes to ``items.jsonl``, the final stats to ``stats.json``, the crawl report to
     ``report.json`` and the incremental state to ``state.json`` of *directory*.
@@ -212,7 +235,7 @@ def crawl(
         spider, output=directory / "items.jsonl" if feed else None, overwrite=False,
         args=args, settings=all_settings,
     )
-    env = crawl_environment(sandbox.env())
+    env = crawl_environment(sandbox.env() if sandbox is not None else None)
     return Crawl(spider, directory, command, env)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,31 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from _common import start_redis  # noqa: E402
+
 from ali1688spider.sandbox.process import (  # noqa: E402  (needs the checkout on sys.path)
     crawl_environment,
-    free_port,
     start_sandbox_process,
 )
 
 RESULTS = REPO / "bench" / "results" / "distributed.json"
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
-
-
-def start_redis(root: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(root), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            return process, url
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
 
 
 def run(workers: int, qps: float, ids: list[str], sandbox: dict, redis_url: str, tmp: Path) -> dict:
