@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import scrapy
 
+#: The largest count (stock, MOQ, sales, tier quantity) a product may carry: a signed 64-bit
+#: integer, what the database's BIGINT columns hold.
+MAX_COUNT = 2**63 - 1
+#: Prices have at most this many digits before and after the decimal point (the database
+#: stores them exactly; nothing sold on 1688 comes near).
+MAX_PRICE_INTEGER_DIGITS = 12
+MAX_PRICE_FRACTION_DIGITS = 6
+
 
 class Product(scrapy.Item):
     """A 1688 offer, normalized across every API that describes it.

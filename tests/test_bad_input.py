@@ -86,6 +86,18 @@ BAD_ANSWERS = {
 WRONG_TYPE_GOOD_BODY = ("json_as_octet_stream", "application/octet-stream")
 
 
+def _oversized_counts(offer: dict) -> None:
+    offer["minOrderQuantity"] = 2**63
+
+
+def _exponent_price(offer: dict) -> None:
+    offer["productSaleInfo"]["priceRangeList"][0]["price"] = "1e400"
+
+
+#: The sandbox's real answer with values no database column holds, by mode.
+HOSTILE_VALUES = {"oversized_counts": _oversized_counts, "exponent_price": _exponent_price}
+
+
 class BadGateway:
     """A proxy in front of the sandbox (*upstream*: its base URL) answering chosen offers badly."""
 
@@ -110,6 +122,10 @@ class BadGateway:
                     real = requests.post(gateway.upstream + self.path, data=body, timeout=30,
                                          headers={"Content-Type": self.headers["Content-Type"]})
                     status, payload = real.status_code, real.content
+                    if mode in HOSTILE_VALUES:
+                        answer = real.json()
+                        HOSTILE_VALUES[mode](answer["result"]["result"])
+                        payload = json.dumps(answer).encode()
                     content_type = WRONG_TYPE_GOOD_BODY[1] if mode == WRONG_TYPE_GOOD_BODY[0] \
                         else real.headers["Content-Type"]
                 self.send_response(status)
@@ -174,6 +190,26 @@ def test_answers_that_are_not_gateway_json_fail_with_one_line_each(sandbox, craw
     assert "HTML" in by_mode["html_login_page"]
     assert "not a JSON object" in by_mode["json_array"]
     assert "empty body" in by_mode["empty_body"]
+
+
+def test_values_no_column_holds_drop_that_product_not_the_batch(sandbox, crawl, db_url):
+    ids = sandbox.ids(sandbox.shop(60))[:8]
+    modes = dict(zip(ids, HOSTILE_VALUES))
+    proxy = BadGateway(sandbox.base_url, modes)
+    try:
+        result = crawl("product", args={"ids": ",".join(ids)}, env=sandbox.env(ALI1688_GATEWAY_URL=proxy.url),
+                       settings={"ALI1688_DB_URL": db_url})
+    finally:
+        proxy.close()
+    assert result.returncode == 0, result.log[-3000:]
+    assert "ali1688_db_error" not in result.log
+    stats = result.stats
+    assert stats["ali1688/validation/invalid/moq"] == 1
+    assert stats["ali1688/validation/invalid/price_tiers.price"] == 1
+    assert stats["ali1688/validation/dropped"] == 2
+    good = set(ids) - set(modes)
+    assert {item["product_id"] for item in result.items} == good
+    assert stats["ali1688/db/stored"] == len(good)
 
 
 def test_every_spider_lists_its_arguments_from_their_declarations():

@@ -329,6 +329,8 @@ def test_report_paths_and_progress_lines():
     )
     assert progress_line(3, None, 1.0, 1.0) == "Progress: 3 products, 1.0 calls/s"
     assert progress_line(10, 10, 0.0, 0.0).endswith("ETA 0:00:00")
+    # Answers from the HTTP cache are no calls: counted apart.
+    assert progress_line(3, None, 0.0, 1.0, 1200) == "Progress: 3 products, 0.0 calls/s, 1,200 cache hits"
 
 
 def test_a_shop_that_does_not_exist_is_one_line_and_unresolved(sandbox, crawl):

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import DropItem
 
 from ali1688spider.config import get_choice
-from ali1688spider.items import Product
+from ali1688spider.items import (
+    MAX_COUNT,
+    MAX_PRICE_FRACTION_DIGITS,
+    MAX_PRICE_INTEGER_DIGITS,
+    Product,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -27,8 +32,11 @@ logger = logging.getLogger(__name__)
 
 MODES = ("drop", "flag")
 REQUIRED = ("product_id", "title")
-# Normalized prices: no sign, no exponent, no float artefacts ("10", "1.23").
-DECIMAL = re.compile(r"\d+(\.\d+)?")
+# Normalized prices: no sign, no exponent, no float artefacts ("10", "1.23"), and no more
+# digits than the database keeps.
+DECIMAL = re.compile(
+    rf"\d{{1,{MAX_PRICE_INTEGER_DIGITS}}}(\.\d{{1,{MAX_PRICE_FRACTION_DIGITS}}})?"
+)
 DIGITS = re.compile(r"\d+")
 TEXT_FIELDS = ("seller_open_id", "member_id", "title", "status", "unit", "detail_url", "source_api")
 COUNT_FIELDS = ("moq", "stock", "sales")
@@ -40,7 +48,7 @@ def is_price(value: Any) -> bool:
 
 
 def is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def is_iso_datetime(value: Any) -> bool:
