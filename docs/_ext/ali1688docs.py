@@ -10,14 +10,20 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
+from scrapy.settings import Settings
+from scrapy.spiderloader import get_spider_loader
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.parsing import nested_parse_to_nodes
+
+from ali1688spider import closing, config
+from ali1688spider.cli.spiders import explain, summary
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -41,10 +47,10 @@ class SettingsDirective(SphinxDirective):
     """One section per declared setting, in declaration order."""
 
     def run(self) -> list[nodes.Node]:
-        from ali1688spider.config import SETTINGS
-
+        # An incremental build (docs/_build) reads the page again when the declarations change.
+        self.env.note_dependency(config.__file__)
         lines = []
-        for setting in SETTINGS:
+        for setting in config.SETTINGS:
             underline = "-" * len(setting.name)
             lines += [f".. setting:: {setting.name}", "", setting.name, underline, "",
                       f"Default: {default_text(setting.default)}", "",
@@ -54,8 +60,6 @@ class SettingsDirective(SphinxDirective):
 
 def close_reasons() -> list[tuple[str, str, int]]:
     """Every close reason of ``closing.py``: (reason, its ``#:`` comment, exit code)."""
-    from ali1688spider import closing
-
     docs = ModuleAnalyzer.for_module(closing.__name__).find_attr_docs()
     found = []
     for name, value in vars(closing).items():
@@ -69,6 +73,7 @@ class CloseReasonsDirective(SphinxDirective):
     """A table: close reason, exit code of ``scrapy crawl``, what it means."""
 
     def run(self) -> list[nodes.Node]:
+        self.env.note_dependency(closing.__file__)
         lines = [".. list-table::", "   :header-rows: 1", "   :widths: 30 10 60", "",
                  "   * - close reason", "     - exit code", "     - meaning"]
         for reason, doc, exit_code in close_reasons():
@@ -80,9 +85,6 @@ class CloseReasonsDirective(SphinxDirective):
 
 
 def spider_classes() -> dict[str, type]:
-    from scrapy.settings import Settings
-    from scrapy.spiderloader import get_spider_loader
-
     settings = Settings()
     settings.setmodule("ali1688spider.settings")
     loader = get_spider_loader(settings)
@@ -95,13 +97,12 @@ class SpiderDirective(SphinxDirective):
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        from ali1688spider.cli.spiders import explain, summary
-
         name = self.arguments[0]
         spidercls = spider_classes().get(name)
         if spidercls is None:
             logger.warning("no spider named %s", name, location=self.get_location())
             return []
+        self.env.note_dependency(inspect.getfile(spidercls))
         documented_spiders(self.env).setdefault(self.env.docname, set()).add(name)
         arguments = nodes.definition_list()
         for argument_name, argument in spidercls.arguments.items():
