@@ -19,12 +19,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The ``#:`` comments are the docs' table of close reasons (docs/_ext/ali1688docs.py).
+
+#: The gateway refused the signature, the API (ACL) or the token (after one refresh): the log
+#: line names the setting to fix.
 BAD_CREDENTIALS = "ali1688_bad_credentials"
+#: The gateway says the app's quota is used up, or ``ALI1688_DAILY_QUOTA`` is spent for every
+#: app key today (its unsent calls stay queued for a run after midnight China time).
 QUOTA_EXHAUSTED = "ali1688_quota_exhausted"
+#: ``ALI1688_MAX_REQUESTS`` calls were made, as asked.
 BUDGET_SPENT = "ali1688_budget_spent"
+#: A shop crawl fetched less than ``ALI1688_COMPLETENESS_MIN`` of the platform's total.
 INCOMPLETE = "ali1688_incomplete"
+#: A shop the documented APIs cannot resolve (e.g. ``shop_url=`` or ``member_id=`` of a seller
+#: other than the authorizing one): pass ``offer=`` or ``seller_open_id=``.
 SHOP_UNRESOLVED = "ali1688_shop_unresolved"
+#: A database batch failed and was rolled back; running the crawl again fills in what is missing.
 DB_ERROR = "ali1688_db_error"
+#: Some products of a ``product`` crawl, or result pages of a ``search``, failed for good: one
+#: summary line says how many of how many.
 CALLS_FAILED = "ali1688_calls_failed"
 
 #: Close reasons after which the data is not what the user asked for (exit code 1).

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from ali1688spider.cli.errors import CommandError
+
+if TYPE_CHECKING:
+    from ali1688spider.spiders.arguments import Argument
 
 HELP = "list the spiders and the -a arguments each takes"
 
@@ -18,15 +22,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="SPIDER", nargs="?", help="only this spider")
 
 
+def summary(spidercls: type) -> str:
+    """The first line of the spider's docstring, without markup."""
+    doc = (spidercls.__doc__ or "").strip()
+    return doc.splitlines()[0].replace("``", "") if doc else ""
+
+
+def explain(argument: Argument) -> str:
+    """What an argument expects, and its default when it has one (also the docs' wording)."""
+    unset = argument.default is None or argument.default is False
+    return argument.help if unset else f"{argument.help} (default {argument.default})"
+
+
 def describe(spidercls: type) -> list[str]:
     """The lines of one spider: its name and summary, then one line per argument."""
-    doc = (spidercls.__doc__ or "").strip()
-    summary = doc.splitlines()[0].replace("``", "") if doc else ""
-    lines = [f"{spidercls.name}: {summary}".rstrip(": ")]
+    lines = [f"{spidercls.name}: {summary(spidercls)}".rstrip(": ")]
     for name, argument in getattr(spidercls, "arguments", {}).items():
-        unset = argument.default is None or argument.default is False
-        default = "" if unset else f" (default {argument.default})"
-        lines.append(f"  -a {name}=…  {argument.help}{default}")
+        lines.append(f"  -a {name}=…  {explain(argument)}")
     return lines
 
 

@@ -35,7 +35,7 @@ def warn_misspelt_settings(settings: BaseSettings) -> None:
     """A warning for each ``ALI1688_*`` setting or environment variable nobody reads."""
     names = [name for name, _ in settings.items()] + list(os.environ)
     for name, suggestion in misspelt_settings(names):
-        hint = f"did you mean {suggestion}?" if suggestion else "see the settings table in the README"
+        hint = f"did you mean {suggestion}?" if suggestion else "see docs/settings.rst for the settings"
         logger.warning("Unknown setting %s is ignored: %s", name, hint)
 
 

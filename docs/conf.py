@@ -1,0 +1,24 @@
+"""Sphinx configuration of the ali1688spider docs: ``python -m sphinx docs docs/_build/html``."""
+
+import sys
+import tomllib
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+# Document this checkout's code, whichever copy of the package is installed; the extension
+# that generates the reference pages lives in _ext/.
+sys.path[:0] = [str(DOCS.parent), str(DOCS / "_ext")]
+
+project = "ali1688spider"
+PYPROJECT = tomllib.loads((DOCS.parent / "pyproject.toml").read_text(encoding="utf-8"))
+release = PYPROJECT["project"]["version"]
+extensions = ["myst_parser", "ali1688docs"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build"]
+# Every reference must resolve: a {setting} that names no declared setting is a warning.
+nitpicky = True
+# Anchors for Markdown headings, so pages link to sections as GitHub does (page.md#section).
+myst_heading_anchors = 3
+# Definition lists (the /sandbox/ endpoints).
+myst_enable_extensions = ["deflist"]
+html_theme = "alabaster"
