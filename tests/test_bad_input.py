@@ -36,6 +36,13 @@ BAD_SETTINGS = [
     ({"ALI1688_QPS": "0"}, "ALI1688_QPS must be > 0"),
     ({"ALI1688_PROTOCOL": "soap"}, "ALI1688_PROTOCOL must be one of"),
     ({"ALI1688_RETRY_TIMES": "many"}, "ALI1688_RETRY_TIMES must be a whole number"),
+    ({"ALI1688_QPS": "nan"}, "ALI1688_QPS must be a finite number"),
+    ({"ALI1688_QPS": "inf"}, "ALI1688_QPS must be a finite number"),
+    ({"ALI1688_PROGRESS_INTERVAL": "nan"}, "ALI1688_PROGRESS_INTERVAL must be a finite number"),
+    ({"ALI1688_COMPLETENESS_MIN": "2"}, "ALI1688_COMPLETENESS_MIN must be a share between 0 and 1"),
+    ({"ALI1688_REPORT_FILE": "reports/100%.json"}, "ALI1688_REPORT_FILE 'reports/100%.json' is not a valid name template"),
+    ({"ALI1688_REPORT_FILE": "reports/%(shop)s.json"}, "ALI1688_REPORT_FILE 'reports/%(shop)s.json' is not a valid name template"),
+    ({"HTTPCACHE_ENABLED": "1", "ALI1688_CACHE_EXPIRY": "details=forever"}, "ALI1688_CACHE_EXPIRY: details='forever'"),
 ]
 
 
@@ -63,7 +70,8 @@ def test_bad_spider_arguments_stop_before_any_call(quiet_sandbox, crawl, spider,
     assert quiet_sandbox.stats()["total_calls"] == 0
 
 
-@pytest.mark.parametrize(("settings", "expected"), BAD_SETTINGS, ids=[next(iter(s)) for s, _ in BAD_SETTINGS])
+@pytest.mark.parametrize(("settings", "expected"), BAD_SETTINGS,
+                         ids=[f"{next(reversed(s))}={next(reversed(s.values()))}" for s, _ in BAD_SETTINGS])
 def test_bad_settings_stop_before_any_call(quiet_sandbox, crawl, settings, expected):
     result = crawl("product", args={"ids": "123456789012"}, settings=settings, env=quiet_sandbox.env())
     assert_one_line_usage_error(result, expected)
@@ -94,6 +102,8 @@ def _exponent_price(offer: dict) -> None:
     offer["productSaleInfo"]["priceRangeList"][0]["price"] = "1e400"
 
 
+#: An error whose message quotes the signed request back, token and signature included.
+ECHO_REQUEST = "echo_request"
 #: The sandbox's real answer with values no database column holds, by mode.
 HOSTILE_VALUES = {"oversized_counts": _oversized_counts, "exponent_price": _exponent_price}
 
@@ -115,7 +125,11 @@ class BadGateway:
                 offer = str(json.loads(param).get("offerId"))
                 gateway.calls[offer] = gateway.calls.get(offer, 0) + 1
                 mode = gateway.modes.get(offer)
-                if mode in BAD_ANSWERS:
+                if mode == ECHO_REQUEST:
+                    status, content_type = 400, "application/json"
+                    payload = json.dumps({"error_code": "gw.ParamInvalid",
+                                          "error_message": f"bad request: {body.decode()}"}).encode()
+                elif mode in BAD_ANSWERS:
                     status, content_type, text = BAD_ANSWERS[mode]
                     payload = text.encode("latin-1" if mode == "binary" else "utf-8")
                 else:
@@ -210,6 +224,21 @@ def test_values_no_column_holds_drop_that_product_not_the_batch(sandbox, crawl, 
     good = set(ids) - set(modes)
     assert {item["product_id"] for item in result.items} == good
     assert stats["ali1688/db/stored"] == len(good)
+
+
+def test_a_gateway_error_quoting_the_request_shows_no_secret(sandbox, crawl):
+    offer = sandbox.ids(sandbox.shop(60))[0]
+    proxy = BadGateway(sandbox.base_url, {offer: ECHO_REQUEST})
+    try:
+        result = crawl("product", args={"ids": offer}, env=sandbox.env(ALI1688_GATEWAY_URL=proxy.url))
+    finally:
+        proxy.close()
+    assert result.returncode == 1, result.log[-3000:]
+    assert "bad request:" in result.log and "access_token=***" in result.log
+    assert "_aop_signature=***" in result.log
+    for secret in (sandbox.info["access_token"], sandbox.info["app_secret"]):
+        assert secret not in result.log
+        assert secret not in result.stats_path.read_text()
 
 
 def test_every_spider_lists_its_arguments_from_their_declarations():

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ali1688spider.redact import redact
+
 MAX_MESSAGE_CHARS = 300
 # Business codes that some envelopes put in ``code``/``errorCode`` on success.
 OK_CODES = frozenset({"", "0", "200", "S0000", "success", "SUCCESS"})
@@ -80,6 +82,10 @@ class ApiError:
     request_id: str | None = None
     #: Seconds the gateway says to wait before calling again (a stated ban), if it says.
     retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        # A gateway may quote the request back (access_token=…, a signature): never keep it.
+        object.__setattr__(self, "message", redact(self.message))
 
     @property
     def retryable(self) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from ali1688spider.cli.errors import CommandError
-from ali1688spider.redact import mask_values
+from ali1688spider.redact import redact
 
 if TYPE_CHECKING:
     from ali1688spider.api.oauth import TokenSet
@@ -83,7 +83,7 @@ class Connection:
 
     def fail(self, message: str) -> CommandError:
         """A CommandError whose text cannot carry one of this connection's secrets."""
-        return CommandError(mask_values(message, self.secrets()))
+        return CommandError(redact(message, self.secrets()))
 
     def require_store(self) -> TokenStore:
         if self.store is None:

@@ -21,6 +21,8 @@ from ali1688spider.config import ConfigError, misspelt_settings
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.session import check_settings
+from ali1688spider.reporting.pipeline import report_settings
+from ali1688spider.reporting.progress import progress_interval
 from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments
 
 if TYPE_CHECKING:
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
+
+#: Each component's check of its settings (ConfigError naming the setting), run before the
+#: crawl starts so that a bad value is one line and exit 2, not a traceback mid-start.
+SETTING_CHECKS = (check_settings, check_cache_settings, report_settings, progress_interval)
 
 
 def warn_misspelt_settings(settings: BaseSettings) -> None:
@@ -47,8 +53,8 @@ class Command(ScrapyCrawlCommand):
         assert self.crawler_process
         warn_misspelt_settings(self.settings)
         try:
-            check_settings(self.settings)
-            check_cache_settings(self.settings)
+            for check in SETTING_CHECKS:
+                check(self.settings)
         except ConfigError as exc:
             raise self._refuse(str(exc)) from None
         try:

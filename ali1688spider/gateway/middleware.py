@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
 from scrapy.exceptions import IgnoreRequest
@@ -50,6 +51,7 @@ from ali1688spider.gateway.request import (
     is_cache_hit,
 )
 from ali1688spider.gateway.session import GatewaySession
+from ali1688spider.redact import redact
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -126,6 +128,9 @@ class ApiErrorMiddleware:
         if api_name is None:
             return response
         error = classify(response)
+        if error is not None:
+            # An answer that quotes a secret back, even one no pattern names, shows it nowhere.
+            error = replace(error, message=redact(error.message, self.session.tokens.secrets()))
         if is_cache_hit(response):
             # No call reached the gateway: no budget spent, nothing for the pacer to learn.
             self._attempts -= 1

@@ -113,6 +113,13 @@ class TokenManager:
                     "(`ali1688 auth url`)", app_key, describe_moment(stored.refresh_expires_at),
                 )
 
+    def secrets(self) -> list[str]:
+        """Every app secret and every token held now (refreshed ones too), for redaction."""
+        values = [c.app_secret for c in self._credentials.values()]
+        for state in self._states.values():
+            values += [state.access_token or "", state.refresh_token or ""]
+        return [v for v in values if v]
+
     def current(self, app_key: str) -> TokenState:
         """The token to send now; starts a background refresh when it is about to expire."""
         state = self._states[app_key]

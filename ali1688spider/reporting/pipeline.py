@@ -26,6 +26,8 @@ from ali1688spider.items import CrawlReport, Product
 from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, ledger_for, worst_verdict
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from typing_extensions import Self
@@ -54,11 +56,25 @@ def report_path(template: str, *, spider: str, started: dt.datetime, target: str
     try:
         path = template % values
     except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"ALI1688_REPORT_FILE {template!r} is not a valid %-template: {exc}") from None
+        raise ConfigError(
+            f"ALI1688_REPORT_FILE {template!r} is not a valid name template ({type(exc).__name__}: "
+            f"{exc}): use %(spider)s, %(time)s and %(target)s, and %% for a literal %"
+        ) from None
     if target is not None and "%(target)s" not in template:
         base = Path(path)
         return base.with_name(f"{base.stem}-{values['target']}{base.suffix}")
     return Path(path)
+
+
+def report_settings(settings: Mapping[str, Any]) -> tuple[float, str]:
+    """``ALI1688_COMPLETENESS_MIN`` and ``ALI1688_REPORT_FILE``; ConfigError naming the
+    setting when either is unusable (the crawl command checks this before any call)."""
+    minimum = get_float(settings, "ALI1688_COMPLETENESS_MIN")
+    if minimum > 1:
+        raise ConfigError(f"ALI1688_COMPLETENESS_MIN must be a share between 0 and 1, got {minimum}")
+    template = get_str(settings, "ALI1688_REPORT_FILE") or ""
+    report_path(template, spider="x", started=dt.datetime.now(dt.timezone.utc), target="x")
+    return minimum, template
 
 
 def _file_safe(text: str) -> str:
@@ -79,12 +95,7 @@ class CompletenessPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        settings = crawler.settings
-        minimum = get_float(settings, "ALI1688_COMPLETENESS_MIN")
-        if minimum > 1:
-            raise ConfigError(f"ALI1688_COMPLETENESS_MIN must be a share between 0 and 1, got {minimum}")
-        template = get_str(settings, "ALI1688_REPORT_FILE") or ""
-        report_path(template, spider="x", started=dt.datetime.now(dt.timezone.utc), target=None)
+        minimum, template = report_settings(crawler.settings)
         return cls(crawler, minimum=minimum, template=template)
 
     def process_item(self, item: Any) -> Any:

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -21,6 +21,8 @@ from ali1688spider.config import get_float
 from ali1688spider.reporting.ledger import ledger_for
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
@@ -58,6 +60,12 @@ def progress_line(
     )
 
 
+def progress_interval(settings: Mapping[str, Any]) -> float:
+    """``ALI1688_PROGRESS_INTERVAL`` in seconds (0: no progress lines); ConfigError when it is
+    not a finite number >= 0."""
+    return get_float(settings, "ALI1688_PROGRESS_INTERVAL")
+
+
 class Progress:
     def __init__(self, crawler: Crawler, interval: float):
         self.crawler = crawler
@@ -70,7 +78,7 @@ class Progress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        interval = get_float(crawler.settings, "ALI1688_PROGRESS_INTERVAL")
+        interval = progress_interval(crawler.settings)
         if interval <= 0:
             raise NotConfigured
         return cls(crawler, interval)
