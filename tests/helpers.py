@@ -71,3 +71,10 @@ def run_async(coroutine: Any) -> Any:
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def sandbox_apps(*numbers: int) -> list[dict[str, str]]:
+    """The sandbox's public credentials of apps *numbers* (see ``ali1688spider.sandbox.options``)."""
+    from ali1688spider.sandbox.options import app_credentials
+
+    return [app_credentials(n).as_dict() for n in numbers]

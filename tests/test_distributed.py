@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import REPO, CrawlResult
+from helpers import sandbox_apps
 
 from ali1688spider.sandbox.process import crawl_environment
 
@@ -187,7 +188,7 @@ def test_daily_quota_stops_every_worker_and_the_next_run_continues(
 
 def test_calls_rotate_over_credentials_within_each_keys_limit(tmp_path, limited_sandbox, worker_env):
     ids = shop_ids(limited_sandbox, 100)
-    apps = _sandbox_apps(2, 3)
+    apps = sandbox_apps(2, 3)
     env = {**worker_env, "ALI1688_CREDENTIALS": json.dumps(apps)}
     results = run_workers(tmp_path, 2, "product", {"ids": ",".join(ids)}, env)
     for result in results:
@@ -200,13 +201,6 @@ def test_calls_rotate_over_credentials_within_each_keys_limit(tmp_path, limited_
     assert set(used) == {"8688001", "8688002", "8688003"}
     # Round robin in each worker: every key carries about a third of the calls.
     assert max(used.values()) - min(used.values()) <= 4, used
-
-
-def _sandbox_apps(*numbers: int) -> list[dict[str, str]]:
-    """The sandbox's public credentials of apps *numbers* (see ``ali1688spider.sandbox.options``)."""
-    from ali1688spider.sandbox.options import app_credentials
-
-    return [app_credentials(n).as_dict() for n in numbers]
 
 
 def test_a_shared_crawl_refuses_an_embedded_sandbox(crawl, redis_url):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import run_async
+from helpers import run_async, sandbox_apps
 from scrapy.settings import Settings
 
 from ali1688spider.api.china_time import china_day
@@ -85,3 +85,36 @@ def test_bad_credentials_list_names_the_problem_not_the_secret(value, message):
         credential_sets_from_settings(Settings({"ALI1688_CREDENTIALS": value}))
     assert message in str(info.value)
     assert "topsecret" not in str(info.value)
+
+
+@pytest.fixture
+def three_app_sandbox(sandbox_factory):
+    return sandbox_factory("--qps", "0", "--apps", "3")
+
+
+def test_a_credential_set_with_a_wrong_secret_is_named_and_the_crawl_goes_on(three_app_sandbox, crawl):
+    apps = sandbox_apps(1, 2, 3)
+    apps[1]["app_secret"] = "a-wrong-secret-for-app-2"
+    ids = three_app_sandbox.ids(three_app_sandbox.shop(60))[:12]
+    result = crawl("product", args={"ids": ",".join(ids)},
+                   env={"ALI1688_GATEWAY_URL": three_app_sandbox.url, "ALI1688_CREDENTIALS": json.dumps(apps)})
+    assert result.returncode == 0, result.log[-3000:]
+    assert sorted(item["product_id"] for item in result.items) == sorted(ids)
+    lines = [line for line in result.log.splitlines() if "is left out of this crawl" in line]
+    assert len(lines) == 1, result.log[-3000:]
+    assert f"App key {apps[1]['app_key']} (ALI1688_CREDENTIALS entry 2)" in lines[0]
+    assert "gw.SignatureInvalid" in lines[0]
+    assert result.stats["ali1688/credentials/retired"] == 1
+    assert "a-wrong-secret-for-app-2" not in result.log
+
+
+def test_when_every_credential_set_is_refused_the_crawl_closes(three_app_sandbox, crawl):
+    apps = sandbox_apps(1, 2)
+    for app in apps:
+        app["app_secret"] = "wrong"
+    ids = three_app_sandbox.ids(three_app_sandbox.shop(60))[:4]
+    result = crawl("product", args={"ids": ",".join(ids)},
+                   env={"ALI1688_GATEWAY_URL": three_app_sandbox.url, "ALI1688_CREDENTIALS": json.dumps(apps)})
+    assert result.returncode == 1
+    assert result.stats["finish_reason"] == "ali1688_bad_credentials"
+    assert result.stats["ali1688/credentials/retired"] == 1

@@ -29,6 +29,8 @@ class Credentials:
     app_secret: str
     access_token: str | None = None
     refresh_token: str | None = None
+    #: Where it was configured, for messages: ``ALI1688_APP_KEY`` or ``ALI1688_CREDENTIALS entry 2``.
+    origin: str = "ALI1688_APP_KEY"
 
     def __repr__(self) -> str:
         return f"Credentials(app_key={self.app_key!r}, app_secret=***, tokens=***)"
@@ -98,7 +100,7 @@ def _entry(number: int, data: Any) -> Credentials:
         values[name] = (str(value).strip() or None) if value is not None else None
     if not values["app_key"] or not values["app_secret"]:
         raise ConfigError(f"ALI1688_CREDENTIALS entry {number} needs both app_key and app_secret")
-    return Credentials(**values)
+    return Credentials(**values, origin=f"ALI1688_CREDENTIALS entry {number}")
 
 
 def credential_sets_from_settings(settings: Mapping[str, Any]) -> list[Credentials]:

@@ -150,7 +150,7 @@ class ApiErrorMiddleware:
         if error.kind is ErrorKind.TOKEN_INVALID:
             return await self._refresh_and_retry(request, error)
         if error.fatal_credentials:
-            self._fatal(BAD_CREDENTIALS, error, api_name)
+            return self._refused_credentials(request, error)
         if error.kind is ErrorKind.QUOTA_EXHAUSTED:
             self._fatal(QUOTA_EXHAUSTED, error, api_name)
         # Something that does not exist is the spider's to report (one summary line, or why
@@ -208,17 +208,42 @@ class ApiErrorMiddleware:
                 retry = request.replace(dont_filter=True)
                 retry.meta[TOKEN_RETRIED_META_KEY] = True
                 return retry
-        self._fatal(BAD_CREDENTIALS, error, api_name)
+        return self._refused_credentials(request, error)
+
+    def _refused_credentials(self, request: Request, error: ApiError) -> Request:
+        """The gateway refused this call's credential set for good: with other sets left, that
+        one is named and left out and the call goes again on another; else the crawl closes."""
+        api_name = request.meta[API_META_KEY]
+        admission = self.session.admission
+        app_key = request.meta.get(APP_KEY_META_KEY, "")
+        # Calls in flight with a set that an earlier answer retired just go again.
+        if admission.in_rotation(app_key):
+            retired = admission.retire(app_key)
+            if retired is None:
+                self._fatal(BAD_CREDENTIALS, error, api_name)
+            self.stats.inc_value("ali1688/credentials/retired")
+            logger.error(
+                "App key %s (%s) is left out of this crawl, the others go on: %s answered %s — %s",
+                retired.app_key, retired.origin, api_name, error.describe(), self._hint(error, api_name),
+            )
+        retry = request.replace(dont_filter=True)
+        retry.meta.pop(TOKEN_RETRIED_META_KEY, None)
+        return retry
 
     def _fatal(self, reason: str, error: ApiError, api_name: str) -> NoReturn:
+        close_crawl(
+            self.crawler, reason, "%s answered %s — %s", api_name, error.describe(),
+            self._hint(error, api_name),
+        )
+        raise ApiRequestError(error, api_name, closes_crawl=True)
+
+    @staticmethod
+    def _hint(error: ApiError, api_name: str) -> str:
         if error.kind is ErrorKind.ACL_DENIED:
-            hint = "the app key (ALI1688_APP_KEY) may not call this API. " + permission_advice(
+            return "the app key (ALI1688_APP_KEY) may not call this API. " + permission_advice(
                 get_api(api_name)
             )
-        else:
-            hint = _FIX_HINTS.get(error.kind, "")
-        close_crawl(self.crawler, reason, "%s answered %s — %s", api_name, error.describe(), hint)
-        raise ApiRequestError(error, api_name, closes_crawl=True)
+        return _FIX_HINTS.get(error.kind, "")
 
 
 def classify(response: Response) -> ApiError | None:

@@ -296,7 +296,8 @@ class Admission:
         quota_stop: QuotaStop | None = None,
         in_flight: InFlight | None = None,
     ):
-        self.credentials = credentials
+        #: The sets in rotation: a set the gateway refused for good is left out.
+        self.active = list(credentials)
         self.pacer = pacer
         self.quota = quota
         self.quota_stop = quota_stop
@@ -318,9 +319,22 @@ class Admission:
         request.meta[APP_KEY_META_KEY] = credentials.app_key
         return credentials
 
+    def in_rotation(self, app_key: str) -> bool:
+        return any(c.app_key == app_key for c in self.active)
+
+    def retire(self, app_key: str) -> Credentials | None:
+        """Leave *app_key*'s set (in rotation) out, unless it is the last one; the set
+        retired, or None."""
+        remaining = [c for c in self.active if c.app_key != app_key]
+        if not remaining:
+            return None
+        retired = next(c for c in self.active if c.app_key == app_key)
+        self.active = remaining
+        return retired
+
     async def _take_quota(self) -> Credentials | None:
-        for _ in range(len(self.credentials)):
-            credentials = self.credentials[self._next % len(self.credentials)]
+        for _ in range(len(self.active)):
+            credentials = self.active[self._next % len(self.active)]
             self._next += 1
             if self.quota is None or await self.quota.take(credentials.app_key):
                 return credentials
