@@ -135,3 +135,34 @@ def test_crawl_killed_half_way_resumes_complete_without_duplicates(sandbox_facto
     assert_complete_report(tmp_path / "report.json", len(expected))
     # Resumed, not started over: the details stored before the kill are not fetched again.
     assert sandbox.stats()["calls"].get("product.search.queryProductDetail", 0) < len(expected)
+
+
+def test_a_crawl_stopped_half_way_is_not_complete_and_stores_no_mark(sandbox_factory, crawl, tmp_path):
+    sandbox = sandbox_factory("--qps", "0", "--page-cap", "3")
+    shop = sandbox.shop(700)
+    expected = sandbox.ids(shop)
+    args = {"seller_open_id": shop["seller_open_id"], "details": "1", "incremental": "1"}
+    state, report = tmp_path / "state.json", tmp_path / "report.json"
+    settings = {"ALI1688_QPS": "100", "ALI1688_REPORT_FILE": str(report), "ALI1688_STATE_FILE": str(state)}
+    output = tmp_path / "first.jsonl"
+    with (tmp_path / "first.log").open("wb") as log:
+        first = start_crawl(args, {**settings, "FEEDS": json.dumps({str(output): {"format": "jsonlines"}})},
+                            sandbox.env(), log)
+        try:
+            assert wait_for_calls(sandbox, len(expected) // 2, lambda: first.poll() is None) > 0
+        finally:
+            first.send_signal(signal.SIGINT)
+            first.wait(timeout=120)
+    emitted = {json.loads(line)["product_id"] for line in output.read_text().splitlines() if line}
+    assert 0 < len(emitted) < len(expected), "the stop must come half-way"
+    stopped = json.loads(report.read_text(encoding="utf-8"))
+    assert stopped["verdict"] != "complete", stopped
+    assert stopped["missing_count"] == len(expected) - len(emitted)
+    assert not state.exists(), "a stopped crawl must not advance the incremental mark"
+
+    # So the next incremental crawl crawls everything, and only then stores its mark.
+    again = crawl("shop", args=args, settings=settings, env=sandbox.env())
+    assert again.returncode == 0, again.log[-3000:]
+    assert sorted(item["product_id"] for item in again.items) == sorted(expected)
+    assert_complete_report(report, len(expected))
+    assert json.loads(state.read_text(encoding="utf-8"))

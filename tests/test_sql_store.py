@@ -183,3 +183,14 @@ def test_sqlite_readers_do_not_block_the_writer(tmp_path, make_product):
     reader.close()
     assert count(store, schema.products) == 1
     store.close()
+
+
+def test_the_database_url_is_logged_without_its_password(sandbox, crawl, postgres_url):
+    # Trust authentication ignores the password, so the crawl really connects with it.
+    url = f"{postgres_url}?password=db-secret-8c41"
+    result = crawl("categories", args={"root": "1031910", "depth": "1"}, env=sandbox.env(),
+                   settings={"ALI1688_DB_URL": url})
+    assert result.returncode == 0, result.log[-2000:]
+    assert "Storing items in" in result.log and "password=***" in result.log
+    assert "db-secret-8c41" not in result.log
+    assert "db-secret-8c41" not in result.stats_path.read_text()

@@ -40,6 +40,9 @@ class TargetLedger:
     official_total: int | None = None
     listed: set[str] = field(default_factory=set, repr=False)
     emitted: set[str] = field(default_factory=set, repr=False)
+    #: Listed products that need no emitting: unchanged since ``since``, or stored by an
+    #: earlier run of the same job.
+    skipped: set[str] = field(default_factory=set, repr=False)
     sku_complete: int = 0
     price_complete: int = 0
     calls: int = 0
@@ -63,6 +66,13 @@ class TargetLedger:
             self.high_water = modified
         return True
 
+    def note_skipped(self, product_id: str) -> None:
+        self.skipped.add(product_id)
+
+    def delivered(self) -> int:
+        """Listed products that reached the feed (and the database), or needed not."""
+        return len((self.emitted | self.skipped) & self.listed)
+
     def note_emitted(self, item: Mapping[str, Any]) -> None:
         product_id = item.get("product_id")
         if product_id is None or product_id in self.emitted:
@@ -81,17 +91,20 @@ class TargetLedger:
         return max(1, -(-self.official_total // self.page_size))
 
     def completeness(self) -> float | None:
+        """The share of the platform's total that was delivered."""
         if self.official_total is None:
             return None
         if self.official_total == 0:
             return 1.0
-        return min(1.0, len(self.listed) / self.official_total)
+        return min(1.0, self.delivered() / self.official_total)
 
     def verdict(self, minimum: float) -> str:
+        """Complete when every product of the platform's total was listed and delivered;
+        partial down to *minimum* of the total delivered; incomplete below."""
         rate = self.completeness()
         if self.unresolved is not None or rate is None:
             return UNRESOLVED
-        if len(self.listed) >= (self.official_total or 0):
+        if len(self.listed) >= (self.official_total or 0) and self.delivered() >= len(self.listed):
             return COMPLETE
         return PARTIAL if rate >= minimum else INCOMPLETE
 
@@ -108,7 +121,7 @@ class TargetLedger:
             "target": self.target,
             "official_total": total,
             "unique_fetched": len(self.listed),
-            "missing_count": None if total is None else max(0, total - len(self.listed)),
+            "missing_count": None if total is None else max(0, total - self.delivered()),
             "completeness": None if rate is None else round(rate, 6),
             "sku_completeness": round(self.sku_complete / emitted, 6) if emitted else None,
             "price_completeness": round(self.price_complete / emitted, 6) if emitted else None,
@@ -119,6 +132,7 @@ class TargetLedger:
             "started_at": self.started_at,
             "finished_at": self.finished_at or now_iso(),
             "emitted": emitted,
+            "delivered": self.delivered(),
             "listing_calls": self.listing_calls,
             "minimum_listing_calls": self.minimum_listing_calls,
             "page_size": self.page_size,

@@ -1,4 +1,4 @@
-"""Completeness accounting: each emitted product counts toward its shop's crawl report.
+"""Completeness accounting: each delivered product counts toward its shop's crawl report.
 
 At the end every target the spider opened (one per shop) becomes a ``CrawlReport``: written
 as JSON to ``ALI1688_REPORT_FILE`` (default ``reports/%(spider)s-%(time)s.json``; with several
@@ -40,7 +40,7 @@ ACCEPTED = (COMPLETE, PARTIAL)
 STATS_PREFIX = "ali1688/report/"
 #: Report figures that add up across shops; the rates are recomputed from them.
 SUMMED = (
-    "official_total", "unique_fetched", "missing_count", "slices_used", "emitted",
+    "official_total", "unique_fetched", "missing_count", "slices_used", "emitted", "delivered",
     "listing_calls", "minimum_listing_calls", "leaked", "truncated", "cache_hits",
 )
 
@@ -92,16 +92,18 @@ class CompletenessPipeline:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.judged = False
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         minimum, template = report_settings(crawler.settings)
         return cls(crawler, minimum=minimum, template=template)
 
-    def process_item(self, item: Any) -> Any:
+    def item_scraped(self, item: Any) -> None:
+        """A product counts once every pipeline passed it (the SQL pipeline only passes
+        committed ones), not when it enters this one."""
         if isinstance(item, Product):
             self.ledger.note_emitted(item)
-        return item
 
     def spider_idle(self) -> None:
         """All work is done: close with ``ali1688_incomplete`` when a shop fell short."""
@@ -170,8 +172,8 @@ class CompletenessPipeline:
         summary: dict[str, Any] = {
             name: sum(r[name] or 0 for r in reports) for name in SUMMED
         }
-        total, fetched, emitted = summary["official_total"], summary["unique_fetched"], summary["emitted"]
-        summary["completeness"] = round(min(1.0, fetched / total), 6) if total else 1.0
+        total, delivered, emitted = summary["official_total"], summary["delivered"], summary["emitted"]
+        summary["completeness"] = round(min(1.0, delivered / total), 6) if total else 1.0
         if emitted:
             summary["sku_completeness"] = round(
                 sum((r["sku_completeness"] or 0) * r["emitted"] for r in reports) / emitted, 6)

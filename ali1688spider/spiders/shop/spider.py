@@ -455,6 +455,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 continue
             if job.since is not None and modified is not None and modified < job.since:
                 stats.inc_value("ali1688/shop/unchanged")
+                job.ledger.note_skipped(product_id)
                 continue
             # getList entries are the full product model already; list entries of other
             # shops lack SKUs, tiers and stock.
@@ -462,6 +463,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 if product_id in self.stored_before_crash:
                     # Listed (the report counts it); its detail is in the database already.
                     stats.inc_value("ali1688/shop/stored_before_crash")
+                    job.ledger.note_skipped(product_id)
                     extra = job.ledger.extra
                     extra["stored_before_crash"] = extra.get("stored_before_crash", 0) + 1
                     continue
