@@ -39,11 +39,18 @@ DB_ERROR = "ali1688_db_error"
 #: Some products of a ``product`` crawl, or result pages of a ``search``, failed for good: one
 #: summary line says how many of how many.
 CALLS_FAILED = "ali1688_calls_failed"
+#: Writing a feed failed (a full disk, a storage refusing it): items after the failure are not
+#: in it. Free space (or fix ``FEEDS``) and run the crawl again.
+FEED_FAILED = "ali1688_feed_failed"
+#: Writing the request queue in ``JOBDIR`` failed (a full disk): the crawl cannot be resumed
+#: from it. Free space, remove the directory and run the crawl again.
+JOBDIR_FAILED = "ali1688_jobdir_failed"
 
 #: Close reasons after which the data is not what the user asked for (exit code 1).
-FAILURE_REASONS = frozenset(
-    {BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR, CALLS_FAILED}
-)
+FAILURE_REASONS = frozenset({
+    BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR, CALLS_FAILED,
+    FEED_FAILED, JOBDIR_FAILED,
+})
 
 _REASON_ATTRIBUTE = "ali1688_close_reason"
 

@@ -44,7 +44,13 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # Only successful answers of API calls are cached, each kind for ALI1688_CACHE_EXPIRY.
 HTTPCACHE_POLICY = "ali1688spider.gateway.cache.ApiCachePolicy"
+# A full disk under JOBDIR closes the crawl (ali1688_jobdir_failed) instead of stalling it; the
+# distributed add-on replaces it with the Redis scheduler.
+SCHEDULER = "ali1688spider.jobdir.GuardedScheduler"
 EXTENSIONS = {
+    # A failed feed write closes the crawl (ali1688_feed_failed) instead of a log line per item.
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "ali1688spider.extensions.feeds.CheckedFeedExporter": 0,
     "ali1688spider.reporting.progress.Progress": 120,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
     # Off (NotConfigured) without JOBDIR. After SpiderState (0): its marker goes on a clean

@@ -4,7 +4,8 @@ failed crawl.
 A bad ``-a`` argument or setting ends the command with one usage line (exit 2) before anything
 starts; with ``LOG_FILE`` set (scrapyd sets it) the line goes to the log too, the only output
 such runners keep. A misspelt ``ALI1688_*`` setting gets a warning naming the nearest known
-one. A crawl that closes with an ``ali1688_*`` failure reason exits 1.
+one. A crawl that closes with an ``ali1688_*`` failure reason, or whose feed could not be
+stored, exits 1.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from scrapy.exceptions import UsageError
 from ali1688spider.closing import FAILURE_REASONS
 from ali1688spider.config import ConfigError, misspelt_settings
 from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.extensions.feeds import feed_not_stored
 from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.session import check_settings
+from ali1688spider.jobdir import check_jobdir
 from ali1688spider.reporting.pipeline import report_settings
 from ali1688spider.reporting.progress import progress_interval
 from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments
@@ -34,7 +37,9 @@ logger = logging.getLogger(__name__)
 
 #: Each component's check of its settings (ConfigError naming the setting), run before the
 #: crawl starts so that a bad value is one line and exit 2, not a traceback mid-start.
-SETTING_CHECKS = (check_settings, check_cache_settings, report_settings, progress_interval)
+SETTING_CHECKS = (
+    check_settings, check_cache_settings, report_settings, progress_interval, check_jobdir,
+)
 
 
 def warn_misspelt_settings(settings: BaseSettings) -> None:
@@ -74,7 +79,9 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
-        elif crawler.stats and crawler.stats.get_value("finish_reason") in FAILURE_REASONS:
+        elif crawler.stats and (
+            crawler.stats.get_value("finish_reason") in FAILURE_REASONS or feed_not_stored(crawler.stats)
+        ):
             self.exitcode = 1
 
     def _refuse(self, message: str) -> UsageError:

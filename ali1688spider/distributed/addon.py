@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 SEEDS_MIDDLEWARE = "ali1688spider.distributed.seeds.RedisSeeds"
+LOCAL_SCHEDULER = "ali1688spider.jobdir.GuardedScheduler"
+REDIS_SCHEDULER = "ali1688spider.distributed.scheduler.RedisScheduler"
 #: With HTTPCACHE_ENABLED the workers share one cache (unless HTTPCACHE_STORAGE says otherwise).
 CACHE_STORAGE = "ali1688spider.gateway.redis_cache.RedisCacheStorage"
 #: Closer to the spider than StartSpiderMiddleware (25), which marks seed requests as start
@@ -42,8 +44,10 @@ class DistributedAddon:
         if url is None:
             return
         prefix = key_prefix(settings)
+        # The project's own scheduler (settings.py) gives way; one a user chose does not.
+        if settings.get("SCHEDULER") == LOCAL_SCHEDULER:
+            settings.set("SCHEDULER", REDIS_SCHEDULER, priority=settings.getpriority("SCHEDULER"))
         values = {
-            "SCHEDULER": "ali1688spider.distributed.scheduler.RedisScheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "SCHEDULER_PERSIST": True,
             # A positive value makes scrapy-redis pop with a blocking BRPOP on the reactor thread.

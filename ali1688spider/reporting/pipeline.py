@@ -142,9 +142,9 @@ class CompletenessPipeline:
             write_json_atomically(path, report)
             reports.append(report)
             logger.info(
-                "Crawl report of %s: %s, %s of %s products (%s missing), %s calls, %s cache hits, "
-                "%s slices -> %s",
-                report["target"], report["verdict"], report["unique_fetched"],
+                "Crawl report of %s: %s, %s of %s products delivered (%s missing), %s calls, "
+                "%s cache hits, %s slices -> %s",
+                report["target"], report["verdict"], report["delivered"],
                 report["official_total"], report["missing_count"], report["calls_spent"],
                 report["cache_hits"], report["slices_used"], path,
             )

@@ -166,8 +166,11 @@ class ShopSpider(ShopResolution, Ali1688Spider):
             job.ledger.calls += 1
         return job
 
-    def resume_job(self, key: str, spec: dict[str, Any], ledger: TargetLedger | None = None) -> ShopJob:
-        """A job that is past resolving, from its spec (and its saved ledger, if any)."""
+    def resume_job(self, key: str, spec: dict[str, Any], saved: dict[str, Any] | None = None) -> ShopJob:
+        """A job that is past resolving, from its spec (and what a JOBDIR pause saved of it:
+        its ledger, and its listing's slices, which the queued pages of a split need)."""
+        saved = saved or {}
+        ledger = saved.get("ledger")
         args = {name: None for name in self.arguments}
         args.update(own=False, incremental=False, details=spec["details"])
         if ledger is not None:
@@ -177,7 +180,8 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         job.since = dt.datetime.fromisoformat(spec["since"]) if spec["since"] else None
         job.page_size = spec["page_size"]
         order = parse_split_order(get_str(self.crawler.settings, "ALI1688_SPLIT_ORDER"), job.api)
-        job.book = SliceBook(max_pages=spec["max_pages"], order=order)
+        job.book = saved.get("book") or SliceBook(max_pages=spec["max_pages"], order=order)
+        job.samples = saved.get("samples") or {}
         job.ledger.target = spec["target"]
         return job
 
@@ -190,7 +194,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
     async def start(self) -> AsyncIterator[Any]:
         for key, saved in list(self.saved_jobs().items()):
             if key not in self.jobs and saved.get("spec"):
-                self.resume_job(key, saved["spec"], saved["ledger"])
+                self.resume_job(key, saved["spec"], saved)
                 logger.info("Resuming shop %s: %d products listed before the pause",
                             key, len(saved["ledger"].listed))
         async for request in super().start():
@@ -198,6 +202,9 @@ class ShopSpider(ShopResolution, Ali1688Spider):
 
     def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
         job = self.open_job(args)
+        if job.book is not None:
+            # Resumed from JOBDIR: its listing goes on from the queue and the saved slices.
+            return
         if args["seller_open_id"]:
             yield from self.start_listing(job, SHOP_LIST_API, seller_open_id=args["seller_open_id"])
         elif args["offer"]:
@@ -232,7 +239,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
             job.root = Slice(day_from=job.since.astimezone(CHINA_TIME).date())
         job.book.open(job.root)
         job.ledger.max_pages = job.book.max_pages
-        self.saved_jobs()[job.key]["spec"] = job.spec()
+        self.saved_jobs()[job.key].update(spec=job.spec(), book=job.book, samples=job.samples)
         if job.since is not None:
             job.ledger.extra["since"] = job.since.isoformat()
         logger.info("Listing shop %s with %s (page size %d, cap %d pages%s)", job.ledger.target,

@@ -1,0 +1,49 @@
+"""Scrapy's feed exporter, with a failed write ending the crawl as a failure.
+
+Scrapy logs a failed feed write (a full disk) once per item and still closes ``finished``,
+exit status 0, with a feed that ends where the disk filled up. Here the first failure closes
+the crawl with ``ali1688_feed_failed`` (exit status 1) in one line, and no more items are
+written to that crawl's feeds; a feed that cannot be stored at the end (``feedexport/
+failed_count/…``) makes ``scrapy crawl`` exit 1 too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy.extensions.feedexport import FeedExporter
+
+from ali1688spider.closing import FEED_FAILED, close_crawl
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.statscollectors import StatsCollector
+
+#: Scrapy's count of feeds that could not be stored at the close, per storage.
+STORE_FAILED_PREFIX = "feedexport/failed_count/"
+
+
+class CheckedFeedExporter(FeedExporter):
+    """Stops writing and closes the crawl at the first failed feed write."""
+
+    failed = False
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        if self.failed:
+            self.crawler.stats.inc_value("ali1688/feed/items_not_written")
+            return
+        try:
+            super().item_scraped(item, spider)
+        except Exception as exc:  # noqa: BLE001 - any failure means a feed short of items
+            self.failed = True
+            self.crawler.stats.inc_value("ali1688/feed/items_not_written")
+            close_crawl(
+                self.crawler, FEED_FAILED,
+                "Writing the feed failed (%s: %s): it lacks this item and every later one; free "
+                "space or fix FEEDS, then run the crawl again", type(exc).__name__, exc,
+            )
+
+
+def feed_not_stored(stats: StatsCollector) -> bool:
+    """A feed of the crawl could not be stored when it closed."""
+    return any(key.startswith(STORE_FAILED_PREFIX) and value for key, value in stats.get_stats().items())

@@ -1,0 +1,94 @@
+"""Failures that lose output end the crawl as failures: a full disk under the feed or JOBDIR,
+a damaged or unwritable JOBDIR.
+
+The full disk is a real one: a 256 KiB tmpfs the test mounts (root only; elsewhere those
+tests skip, saying why).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+TINY_DISK = "256k"
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A directory on a tiny tmpfs that a shop crawl's output overflows."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TINY_DISK}", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def shop_args(sandbox) -> dict[str, str]:
+    return {"seller_open_id": sandbox.shop(700)["seller_open_id"], "details": "1"}
+
+
+def test_a_feed_on_a_full_disk_closes_the_crawl_as_failed(sandbox, crawl, full_disk):
+    feed = full_disk / "products.jsonl"
+    result = crawl("shop", args=shop_args(sandbox), env=sandbox.env(),
+                   settings={"ALI1688_QPS": "200", "FEEDS": f'{{"{feed}": {{"format": "jsonlines"}}}}'})
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.stats["finish_reason"] == "ali1688_feed_failed"
+    lines = [line for line in result.log.splitlines() if "Writing the feed failed" in line]
+    assert len(lines) == 1 and "No space left on device" in lines[0]
+    assert result.stats["ali1688/feed/items_not_written"] > 0
+
+
+def test_a_jobdir_on_a_full_disk_closes_the_crawl_as_failed(sandbox, crawl, full_disk):
+    result = crawl("shop", args=shop_args(sandbox), env=sandbox.env(),
+                   settings={"ALI1688_QPS": "200", "JOBDIR": str(full_disk / "job")}, timeout=120)
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.stats["finish_reason"] == "ali1688_jobdir_failed"
+    assert "Writing the request queue in JOBDIR" in result.log
+
+
+def test_a_jobdir_that_cannot_be_written_is_one_line_and_exit_2(sandbox, crawl, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    result = crawl("product", args={"ids": "1"}, env=sandbox.env(), settings={"JOBDIR": str(blocker / "job")})
+    assert result.returncode == 2
+    assert f"JOBDIR {blocker / 'job'} is not writable" in result.log
+    assert "Traceback" not in result.log
+
+
+def test_a_damaged_jobdir_queue_is_one_line_and_exit_2_before_any_call(sandbox_factory, crawl, tmp_path):
+    sandbox = sandbox_factory("--qps", "0", "--page-cap", "3")
+    job = tmp_path / "job"
+    args = shop_args(sandbox)
+    # Ten calls, then the budget is spent: the rest of the crawl stays queued in JOBDIR.
+    first = crawl("shop", args=args, env=sandbox.env(),
+                  settings={"JOBDIR": str(job), "ALI1688_MAX_REQUESTS": "10"})
+    assert first.stats["finish_reason"] == "ali1688_budget_spent", first.log[-3000:]
+    queues = [p for p in (job / "requests.queue").rglob("*") if p.is_file() and p.name != "active.json"]
+    assert queues
+    backup = tmp_path / "backup"
+    shutil.copytree(job, backup)
+    damaged = queues[0]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = uuid.uuid4().bytes * 4
+    damaged.write_bytes(bytes(data))
+    sandbox.post("/sandbox/stats/reset")
+
+    result = crawl("shop", args=args, env=sandbox.env(), settings={"JOBDIR": str(job)})
+    assert result.returncode == 2, result.log[-3000:]
+    assert f"JOBDIR {job} is damaged: the queue requests.queue/" in result.log
+    assert "Traceback" not in result.log
+    assert sandbox.stats()["total_calls"] == 0
+    # The check read a copy: the queue itself is as it was.
+    assert damaged.read_bytes() == bytes(data)
+
+    # An intact JOBDIR resumes to the end.
+    shutil.rmtree(job)
+    shutil.copytree(backup, job)
+    resumed = crawl("shop", args=args, env=sandbox.env(), settings={"JOBDIR": str(job)})
+    assert resumed.returncode == 0, resumed.log[-3000:]
