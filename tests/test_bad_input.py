@@ -89,6 +89,7 @@ BAD_ANSWERS = {
     "json_array": (200, "application/json", "[]"),
     "empty_body": (200, "application/json", ""),
     "binary": (200, "application/octet-stream", "\x89PNG\r\n\x1a\n\x00\x00"),
+    "redirect": (302, "text/html", "<html><body>Moved</body></html>"),
 }
 #: A good answer under a wrong content type is still the gateway's answer: it is used.
 WRONG_TYPE_GOOD_BODY = ("json_as_octet_stream", "application/octet-stream")
@@ -143,6 +144,8 @@ class BadGateway:
                     content_type = WRONG_TYPE_GOOD_BODY[1] if mode == WRONG_TYPE_GOOD_BODY[0] \
                         else real.headers["Content-Type"]
                 self.send_response(status)
+                if status == 302:
+                    self.send_header("Location", "https://login.1688.com/member/signin.htm")
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -204,6 +207,10 @@ def test_answers_that_are_not_gateway_json_fail_with_one_line_each(sandbox, craw
     assert "HTML" in by_mode["html_login_page"]
     assert "not a JSON object" in by_mode["json_array"]
     assert "empty body" in by_mode["empty_body"]
+    assert "redirected to https://login.1688.com/member/signin.htm" in by_mode["redirect"]
+    # Those calls failed for good: the crawl says how many, and exits 1.
+    assert result.returncode == 1
+    assert f"{len(BAD_ANSWERS)} of {len(BAD_ANSWERS) + 2} products failed for good" in result.log
 
 
 def test_values_no_column_holds_drop_that_product_not_the_batch(sandbox, crawl, db_url):

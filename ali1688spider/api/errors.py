@@ -157,6 +157,16 @@ def _invalid_body(status: int, body: bytes, why: str) -> ApiError:
     return ApiError(ErrorKind.INVALID_RESPONSE, "invalid_response", f"{why} ({shape})", status)
 
 
+def redirect_error(status: int, location: str | None) -> ApiError:
+    """A call the gateway redirected: 1688 never redirects an API call, so the gateway URL
+    (or a proxy in front of it) is wrong; following it would send the signed call elsewhere."""
+    where = f"to {location}" if location else "without a Location"
+    return ApiError(
+        ErrorKind.INVALID_RESPONSE, f"http.{status}",
+        f"the call was redirected {where}: check ALI1688_GATEWAY_URL", status,
+    )
+
+
 def parse_json_body(body: bytes, status: int = 200) -> Any:
     """The decoded JSON of *body*; ``ApiCallError`` (INVALID_RESPONSE/SERVER_ERROR) if it is not JSON."""
     try:

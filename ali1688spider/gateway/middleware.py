@@ -29,6 +29,7 @@ from ali1688spider.api.errors import (
     ErrorKind,
     classify_decoded,
     classify_response,
+    redirect_error,
 )
 from ali1688spider.closing import (
     BAD_CREDENTIALS,
@@ -252,6 +253,9 @@ def classify(response: Response) -> ApiError | None:
     The body is decoded with ``response.json()``, which caches it: the spider's callback
     reads the same decoded answer instead of parsing the body a second time.
     """
+    if 300 <= response.status < 400:
+        location = response.headers.get(b"Location")
+        return redirect_error(response.status, location.decode("latin-1") if location else None)
     decode = getattr(response, "json", None)
     if decode is not None:
         try:

@@ -65,8 +65,10 @@ def build_api_request(
         **(meta or {}),
         API_META_KEY: api_name,
         PARAMS_META_KEY: encoded,
-        # Our middleware retries API calls with its own budgets and back-off.
+        # Our middleware retries API calls with its own budgets and back-off, and refuses
+        # redirects: a signed call must not go elsewhere.
         "dont_retry": True,
+        "dont_redirect": True,
     }
     return Request(
         canonical_api_url(origin, api_name),
