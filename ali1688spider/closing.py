@@ -45,11 +45,14 @@ FEED_FAILED = "ali1688_feed_failed"
 #: Writing the request queue in ``JOBDIR`` failed (a full disk): the crawl cannot be resumed
 #: from it. Free space, remove the directory and run the crawl again.
 JOBDIR_FAILED = "ali1688_jobdir_failed"
+#: A distributed worker could not reach Redis for ``ALI1688_REDIS_OUTAGE_SECONDS``: what it
+#: held returns to the shared queue; start the worker again once Redis is back.
+REDIS_UNAVAILABLE = "ali1688_redis_unavailable"
 
 #: Close reasons after which the data is not what the user asked for (exit code 1).
 FAILURE_REASONS = frozenset({
     BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR, CALLS_FAILED,
-    FEED_FAILED, JOBDIR_FAILED,
+    FEED_FAILED, JOBDIR_FAILED, REDIS_UNAVAILABLE,
 })
 
 _REASON_ATTRIBUTE = "ali1688_close_reason"

@@ -140,12 +140,20 @@ SETTINGS: tuple[Setting, ...] = (
             "``redis://…``: distributed mode. The request queue and dupefilter, the pace, the "
             "daily quota and the tokens are shared in that Redis."),
     Setting("ALI1688_REDIS_PREFIX", "ali1688",
-            "Prefix of every Redis key: ``{prefix}:{spider}:seeds``, ``:requests``, "
+            "Prefix of every Redis key: ``{prefix}:{spider}:seeds``, ``:requests`` (and its "
+            "``:leases``), "
             "``:dupefilter``, ``{prefix}:rate:{app key}``, ``{prefix}:quota:{app key}:{day}``, "
             "``{prefix}:tokens:{app key}``, ``{prefix}:httpcache:{spider}:{fingerprint}``."),
     Setting("ALI1688_REDIS_IDLE_TIMEOUT", 30.0,
             "Seconds a worker waits with no job, no queued request and no call in flight "
             "before it stops (0: it never stops)."),
+    Setting("ALI1688_REDIS_LEASE_SECONDS", 60.0,
+            "A request a worker takes from the shared queue is leased to it for this long, "
+            "renewed while the worker lives; the lease of a worker that died returns the "
+            "request to the queue after at most this many seconds."),
+    Setting("ALI1688_REDIS_OUTAGE_SECONDS", 300.0,
+            "How long a worker waits for an unreachable Redis (holding new requests, "
+            "pausing calls) before it closes with ``ali1688_redis_unavailable``."),
     # The HTTP cache
     Setting("ALI1688_CACHE_EXPIRY", None,
             "With Scrapy's ``HTTPCACHE_ENABLED`` on: how long each kind of answer is served "

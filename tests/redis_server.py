@@ -24,6 +24,7 @@ class RedisServer:
     process: subprocess.Popen
     port: int
     root: Path
+    persistent: bool = False
 
     @property
     def url(self) -> str:
@@ -37,21 +38,32 @@ class RedisServer:
     def stop(self) -> None:
         stop_process(self.process)
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing saved but what the append-only file holds."""
+        self.process.kill()
+        self.process.wait()
 
-def start_redis_server(root: Path) -> RedisServer:
+    def restart(self) -> RedisServer:
+        """The same server again (port, directory, append-only file)."""
+        return start_redis_server(self.root, persistent=self.persistent, port=self.port)
+
+
+def start_redis_server(root: Path, *, persistent: bool = False, port: int | None = None) -> RedisServer:
+    """A redis-server in *root*; *persistent*: every write in an append-only file, fsynced."""
     binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (scripts/test installs it)")
+    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
     for _ in range(5):
-        port = free_port()
+        chosen = port or free_port()
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root),
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+            [binary, "--port", str(chosen), "--bind", "127.0.0.1", "--dir", str(root),
+             "--save", "", *persistence, "--daemonize", "no", "--loglevel", "warning",
              "--logfile", str(root / "redis.log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        server = RedisServer(process, port, root)
+        server = RedisServer(process, chosen, root, persistent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and process.poll() is None:
             try:

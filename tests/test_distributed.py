@@ -11,7 +11,8 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from conftest import REPO, CrawlResult
@@ -19,19 +20,34 @@ from helpers import sandbox_apps
 
 from ali1688spider.sandbox.process import crawl_environment
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 QPS = 20
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
+
+
+@dataclass
+class Worker:
+    """A ``scrapy crawl`` worker process; ``finish()`` waits for it and returns its CrawlResult."""
+
+    process: subprocess.Popen
+    output: Path
+    stats: Path
+    log: Path
+
+    def finish(self, timeout: float = 180) -> CrawlResult:
+        self.process.wait(timeout=timeout)
+        return CrawlResult(self.process.returncode, self.log.read_text(errors="replace"), self.output, self.stats)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 def start_worker(
     tmp_path: Path, name: str, spider: str, args: dict[str, str], env: dict[str, str],
     settings: dict[str, str] | None = None,
-):
-    """A ``scrapy crawl`` worker in a subprocess; ``finish()`` waits and returns its CrawlResult."""
-    output, stats = tmp_path / f"{name}.jsonl", tmp_path / f"{name}-stats.json"
+) -> Worker:
+    """A ``scrapy crawl`` worker in a subprocess, logging to ``{name}.log``."""
+    output, stats, log = tmp_path / f"{name}.jsonl", tmp_path / f"{name}-stats.json", tmp_path / f"{name}.log"
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(output),
                "-s", f"ALI1688_STATS_FILE={stats}", "-s", "LOG_LEVEL=INFO"]
     for key, value in (settings or {}).items():
@@ -40,20 +56,14 @@ def start_worker(
         command += ["-a", f"{key}={value}"]
     child_env = crawl_environment()
     child_env.update(env)
-    process = subprocess.Popen(
-        command, cwd=REPO, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
-    def finish() -> CrawlResult:
-        log, _ = process.communicate(timeout=180)
-        return CrawlResult(process.returncode, log, output, stats)
-
-    return finish
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, cwd=REPO, env=child_env, stdout=log_file, stderr=subprocess.STDOUT)
+    return Worker(process, output, stats, log)
 
 
 def run_workers(tmp_path, count, spider, args, env, prefix="w", settings=None) -> list[CrawlResult]:
-    finishers = [start_worker(tmp_path, f"{prefix}{n}", spider, args, env, settings) for n in range(count)]
-    return [finish() for finish in finishers]
+    workers = [start_worker(tmp_path, f"{prefix}{n}", spider, args, env, settings) for n in range(count)]
+    return [worker.finish() for worker in workers]
 
 
 def enqueue(env: dict[str, str], *words: str) -> subprocess.CompletedProcess:

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         dupefilter_key,
         encode_seed,
         key_prefix,
+        lease_keys,
         redis_url,
         requests_key,
         seeds_key,
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with client.pipeline(transaction=True) as pipe:
             if args.fresh:
-                pipe.delete(key, requests_key(prefix, spidercls.name), dupefilter_key(prefix, spidercls.name))
+                queue = requests_key(prefix, spidercls.name)
+                pipe.delete(key, queue, *lease_keys(queue), dupefilter_key(prefix, spidercls.name))
             pipe.rpush(key, encode_seed(raw))
             waiting = pipe.execute()[-1]
     except redis.RedisError as exc:

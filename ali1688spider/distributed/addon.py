@@ -12,9 +12,14 @@ the HTTP cache's storage when ``HTTPCACHE_ENABLED`` is on (``gateway.redis_cache
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import time
+from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.misc import load_object
+
+from ali1688spider.config import ConfigError, get_float
+from ali1688spider.redact import url_without_password
 
 from ali1688spider.distributed.keys import (
     dupefilter_key,
@@ -24,7 +29,11 @@ from ali1688spider.distributed.keys import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 SEEDS_MIDDLEWARE = "ali1688spider.distributed.seeds.RedisSeeds"
 LOCAL_SCHEDULER = "ali1688spider.jobdir.GuardedScheduler"
@@ -62,3 +71,35 @@ class DistributedAddon:
         settings.set_in_component_priority_dict(
             "SPIDER_MIDDLEWARES", load_object(SEEDS_MIDDLEWARE), SEEDS_MIDDLEWARE_ORDER
         )
+
+
+def check_redis(settings: Mapping[str, Any]) -> None:
+    """A distributed worker starts once its Redis answers: it waits (one warning, then
+    back-off) up to ``ALI1688_REDIS_OUTAGE_SECONDS``, then ConfigError in one line."""
+    url = redis_url(settings)
+    if url is None:
+        return
+    import redis
+
+    limit = get_float(settings, "ALI1688_REDIS_OUTAGE_SECONDS", minimum=1)
+    started, delay = time.monotonic(), 0.5
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError as exc:
+                waited = time.monotonic() - started
+                if waited >= limit:
+                    raise ConfigError(
+                        f"cannot reach Redis at {url_without_password(url)} ({exc}) for {waited:.0f} s "
+                        "(ALI1688_REDIS_OUTAGE_SECONDS): start it, or fix ALI1688_REDIS_URL"
+                    ) from None
+                if delay == 0.5:
+                    logger.warning("Redis at %s is unreachable (%s): waiting for it",
+                                   url_without_password(url), exc)
+                time.sleep(min(delay, limit - waited))
+                delay = min(delay * 2, 10.0)
+    finally:
+        client.close()

@@ -5,7 +5,9 @@
 
 - ``{prefix}:{spider}:seeds``      list of JSON seeds (``ali1688 enqueue``), taken FIFO
 - ``{prefix}:{spider}:requests``   scrapy-redis request queue (shared by the workers)
-- ``{prefix}:{spider}:dupefilter`` scrapy-redis fingerprints
+- ``{prefix}:{spider}:requests:leases``, ``…:leased``, ``…:lease_id`` requests lent to
+                                   workers: deadlines, the requests, the id counter
+- ``{prefix}:{spider}:dupefilter`` scrapy-redis fingerprints of every request queued
 - ``{prefix}:rate:{app_key}``      an app key's learned pace: rate, last grant, hold (pacer),
                                    with ``…:accepted`` and ``…:refused`` of the last second
 - ``{prefix}:quota:{app_key}:{day}`` calls of an app key on one China day (daily quota)
@@ -59,6 +61,11 @@ def seeds_key(prefix: str, spider_name: str) -> str:
 
 def requests_key(prefix: str, spider_name: str) -> str:
     return f"{prefix}:{spider_name}:requests"
+
+
+def lease_keys(queue_key: str) -> tuple[str, str, str]:
+    """The leases of a request queue: deadlines by lease id, the requests lent, the id counter."""
+    return f"{queue_key}:leases", f"{queue_key}:leased", f"{queue_key}:lease_id"
 
 
 def dupefilter_key(prefix: str, spider_name: str) -> str:

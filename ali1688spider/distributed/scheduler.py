@@ -1,56 +1,182 @@
-"""The shared request queue of distributed mode: scrapy-redis's scheduler, fit for Scrapy 2.16+.
+"""The shared request queue of distributed mode: scrapy-redis's scheduler, with leases.
 
-scrapy-redis 0.9 passes ``spider=`` to the stats collector on every request it queues and
-takes, and logs a resumed crawl with ``Spider.log()``, both deprecated by Scrapy 2.16+: warnings
-in every worker's log. This subclass does the same without them. Its pop never blocks (``SCHEDULER_IDLE_BEFORE_CLOSE``
-stays 0: a blocking ``BRPOP`` would stall the reactor); idle workers wait in the seed reader
-(``ali1688spider.distributed.seeds``) instead.
+Requests live in scrapy-redis's priority queue and fingerprints in its dupefilter key, but a
+request taken is leased (``distributed.leases``): this worker acknowledges it only once the
+engine is done with it (answer, callback output, items through the pipelines: the request has
+left the engine's in-progress set), renews what it holds, and gives back what it still holds
+when it closes. A worker killed mid-crawl loses nothing: its leases return to the queue when
+they expire (``ALI1688_REDIS_LEASE_SECONDS``), for any worker, a re-run included.
+
+While Redis is unreachable nothing is dropped: new requests wait here and are queued when it is
+back, acknowledgements wait too, the engine is told there is work pending, and one warning is
+logged; after ``ALI1688_REDIS_OUTAGE_SECONDS`` the crawl closes with
+``ali1688_redis_unavailable`` (what it held returns to the queue by lease expiry).
+
+Also: scrapy-redis 0.9 passes ``spider=`` to the stats collector and logs with ``Spider.log()``,
+both deprecated by Scrapy 2.16+; this subclass does neither. Its pop never blocks: idle workers
+wait in the seed reader (``ali1688spider.distributed.seeds``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
+import redis
 from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler
+from twisted.internet import task
+
+from ali1688spider.closing import REDIS_UNAVAILABLE, close_crawl
+from ali1688spider.config import get_float
+from ali1688spider.distributed.leases import LeasedQueue
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between two rounds of acknowledging, renewing and reclaiming leases.
+TEND_INTERVAL = 1.0
+
 
 class RedisScheduler(Scheduler):
-    """scrapy-redis's Redis queue and dupefilter, counted in stats without deprecated calls."""
+    """scrapy-redis's Redis queue and dupefilter, where a request taken is leased."""
+
+    crawler: Crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        scheduler = cls.from_settings(crawler.settings)
+        scheduler.crawler, scheduler.stats = crawler, crawler.stats
+        scheduler.lease_seconds = get_float(crawler.settings, "ALI1688_REDIS_LEASE_SECONDS", minimum=1)
+        scheduler.outage_seconds = get_float(crawler.settings, "ALI1688_REDIS_OUTAGE_SECONDS", minimum=1)
+        return scheduler
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
-        self.queue = load_object(self.queue_cls)(
-            server=self.server,
-            spider=spider,
-            key=self.queue_key % {"spider": spider.name},
-            serializer=self.serializer,
-        )
         if not self.df:
             self.df = load_object(self.dupefilter_cls).from_spider(spider)
+        self.queue = LeasedQueue(
+            self.server, spider, self.queue_key, self.serializer,
+            dupefilter_key=self.df.key, lease_seconds=self.lease_seconds,
+        )
         if self.flush_on_start:
             self.flush()
-        waiting = len(self.queue)
-        if waiting:
-            logger.info("Resuming the shared crawl: %d requests queued in Redis", waiting)
+        #: Requests taken and not yet acknowledged, with their lease ids.
+        self.held: dict[Request, str] = {}
+        #: Requests to queue once Redis answers again; acknowledgements wait for them.
+        self.unsent: list[Request] = []
+        self.down_since: float | None = None
+        self.last_renewal = time.monotonic()
+        returned = self._give_back_expired()
+        queued = self._redis(lambda: len(self.queue)) or 0
+        if queued:
+            logger.info("Resuming the shared crawl: %d requests queued in Redis (%d of them given "
+                        "back by workers that stopped)", queued, returned)
+        self.tending = task.LoopingCall(self.tend)
+        self.tending.start(TEND_INTERVAL, now=False)
+
+    def close(self, reason: str) -> None:
+        if self.tending.running:
+            self.tending.stop()
+        self.tend()
+        # Whatever is still held (a crawl that stopped early) goes back for the next run.
+        if self.held and self._redis(lambda: self.queue.give_back(list(self.held.values()))) is not None:
+            self.held.clear()
+        if self.unsent:
+            logger.error("%d new requests could not be queued in Redis before the close; the "
+                         "requests that made them will be answered again", len(self.unsent))
+        super().close(reason)
 
     def enqueue_request(self, request: Request) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
+        if self.unsent:
+            # Behind what already waits for Redis, in order.
+            self.unsent.append(request)
+            return True
+        fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
+        added = self._redis(lambda: self.queue.push_new(request, fingerprint))
+        if added is None:
+            self.unsent.append(request)
+            return True
+        if not added:
             self.df.log(request, self.spider)
             return False
-        self.queue.push(request)
-        if self.stats:
-            self.stats.inc_value("scheduler/enqueued/redis")
+        self.stats.inc_value("scheduler/enqueued/redis")
         return True
 
     def next_request(self) -> Request | None:
-        request = self.queue.pop(0)
-        if request is not None and self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis")
+        taken = self._redis(self.queue.take) if not self.unsent else None
+        if not taken:
+            return None
+        lease, request = taken
+        self.held[request] = lease
+        self.stats.inc_value("scheduler/dequeued/redis")
         return request
+
+    def has_pending_requests(self) -> bool:
+        # While Redis is away the engine must not take the crawl for done.
+        if self.down_since is not None or self.unsent:
+            return True
+        queued = self._redis(lambda: len(self.queue))
+        return queued is None or queued > 0
+
+    def tend(self) -> None:
+        """Queue what waited, acknowledge what the engine is done with, renew the rest, and
+        give back the expired leases of workers that died."""
+        if self.unsent:
+            self._flush_unsent()
+            if self.unsent:
+                return
+        engine = self.crawler.engine
+        # The engine's slot holds a request from its dequeue until its answer, callback
+        # output and items have been processed (scrapy.core.engine, not a public API).
+        in_progress = engine._slot.inprogress if engine is not None and engine._slot else set()
+        done = [request for request in self.held if request not in in_progress]
+        if done and self._redis(lambda: self.queue.ack([self.held[r] for r in done])) is not None:
+            for request in done:
+                del self.held[request]
+            self.stats.inc_value("ali1688/leases/acked", len(done))
+        if self.held and time.monotonic() - self.last_renewal >= self.lease_seconds / 4:
+            if self._redis(lambda: self.queue.renew(list(self.held.values()))) is not None:
+                self.last_renewal = time.monotonic()
+        self._give_back_expired()
+
+    def _give_back_expired(self) -> int:
+        returned = self._redis(self.queue.give_back) or 0
+        if returned:
+            self.stats.inc_value("ali1688/leases/returned", returned)
+            logger.warning("%d requests leased to a worker that stopped went back to the queue", returned)
+        return returned
+
+    def _flush_unsent(self) -> None:
+        while self.unsent:
+            request = self.unsent[0]
+            fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
+            if self._redis(lambda: self.queue.push_new(request, fingerprint)) is None:
+                return
+            self.unsent.pop(0)
+
+    def _redis(self, call: Any) -> Any:
+        """*call*'s result, or None while Redis is unreachable (one warning per outage; the
+        crawl closes when the outage outlasts ALI1688_REDIS_OUTAGE_SECONDS)."""
+        try:
+            result = call()
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            if self.down_since is None:
+                self.down_since = now
+                self.stats.inc_value("ali1688/redis/outages")
+                logger.warning("Redis is unreachable (%s): requests wait here until it is back", exc)
+            elif now - self.down_since >= self.outage_seconds:
+                close_crawl(self.crawler, REDIS_UNAVAILABLE,
+                            "Redis has been unreachable for %.0f s (ALI1688_REDIS_OUTAGE_SECONDS)",
+                            now - self.down_since)
+            return None
+        if self.down_since is not None:
+            logger.info("Redis is back after %.1f s", time.monotonic() - self.down_since)
+            self.down_since = None
+        return result

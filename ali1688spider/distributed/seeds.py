@@ -23,7 +23,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from ali1688spider.config import get_float
-from ali1688spider.distributed.keys import decode_seed, key_prefix, redis_url, seeds_key
+from ali1688spider.distributed.keys import decode_seed, key_prefix, lease_keys, redis_url, seeds_key
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The longest wait between two tries while Redis is unreachable.
+MAX_RETRY_DELAY = 10.0
 #: How often an idle worker looks for new seeds and queued requests.
 POLL_INTERVAL = 0.5
 
@@ -75,14 +77,23 @@ class RedisSeeds:
         loop = asyncio.get_running_loop()
         logger.info("Taking seeds from Redis list %s", key)
         idle_since: float | None = None
+        # Requests lent to workers are work too: one that dies gives them back.
+        leases_key = lease_keys(queue_key)[0]
+        outage = 0
         while not self._closed:
             try:
                 raw = await self._client.lpop(key)
-                busy = raw is not None or await self._client.exists(queue_key)
-            except redis.RedisError:
+                busy = raw is not None or await self._client.exists(queue_key, leases_key)
+            except redis.RedisError as exc:
                 if self._closed:  # the connection was closed under us at spider close
                     return
-                raise
+                # The scheduler says so and closes the crawl if it lasts; seeds just wait.
+                outage += 1
+                logger.debug("Seeds: Redis unreachable (%s), trying again", exc)
+                await asyncio.sleep(min(POLL_INTERVAL * 2 ** outage, MAX_RETRY_DELAY))
+                idle_since = None
+                continue
+            outage = 0
             if raw is not None:
                 idle_since = None
                 args = self._parse(spider, raw)

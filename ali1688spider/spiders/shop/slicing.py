@@ -344,13 +344,20 @@ class SliceBook:
         assert self.page_size is not None
         return min(self.max_pages, minimum_calls(total, self.page_size))
 
-    def empty_page(self, piece: Slice, page: int) -> bool:
+    def empty_page(self, piece: Slice, page: int, *, total: int | None = None,
+                   page_size: int | None = None) -> bool:
         """A page before the end came back empty: the cap is at most ``page - 1``.
 
-        True when *piece* must now be split (the first time this is seen for it).
+        True when *piece* must now be split (the first time this is seen for it). A slice this
+        book has not seen (its first page was read by another worker, or before a pause) is
+        taken in with the *total* and *page_size* of the empty page's answer.
         """
         self.max_pages = min(self.max_pages, max(1, page - 1))
         state = self.states.get(piece)
+        if state is None and total is not None:
+            state = self.states[piece] = SliceState(None)
+            state.total = total
+        self.page_size = self.page_size or page_size
         if state is None or state.split or state.total is None:
             return False
         return state.total > capacity(self.max_pages, self.page_size or 1)

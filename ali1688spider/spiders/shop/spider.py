@@ -328,7 +328,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 yield self.listing_request(job, piece, number)
         elif not answer.entries and answer.total_pages and page <= answer.total_pages:
             self.crawler.stats.inc_value("ali1688/shop/empty_pages")
-            if book.empty_page(piece, page):
+            if book.empty_page(piece, page, total=answer.total, page_size=job.page_size):
                 logger.info("Shop %s: page %d of slice %s came back empty: the platform serves "
                             "%d pages at most; splitting the slice", ledger.target, page,
                             piece.describe(), book.max_pages)
