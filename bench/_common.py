@@ -68,24 +68,42 @@ def sandbox(*args: str) -> Iterator[Sandbox]:
         started.stop()
 
 
-def start_redis(root: Path) -> tuple[subprocess.Popen, str]:
-    """A redis-server on a free port, persisting nothing; its process and URL."""
+def start_redis(root: Path, *, persistent: bool = False, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A redis-server on a free port (or *port*); its process and URL. *persistent*: every
+    write in an append-only file, fsynced, so that a restart finds what a SIGKILL left."""
     import redis
 
-    port = free_port()
+    port = port or free_port()
+    persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
     process = subprocess.Popen(
         [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(root), "--save", "", "--appendonly", "no"],
+         "--dir", str(root), "--save", "", *persistence],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
+    for _ in range(200):
         try:
             redis.Redis.from_url(url).ping()
             return process, url
-        except redis.ConnectionError:
+        except redis.RedisError:
             time.sleep(0.05)
     raise RuntimeError("redis-server did not start")
+
+
+def enqueue_seed(box: Sandbox, redis_url: str, spider: str, *words: str) -> None:
+    """``ali1688 enqueue --fresh SPIDER key=value…`` into *redis_url*."""
+    env = crawl_environment(box.env(ALI1688_REDIS_URL=redis_url))
+    subprocess.run(
+        [sys.executable, "-m", "ali1688spider.cli", "enqueue", "--fresh", spider, *words],
+        cwd=REPO, env=env, check=True, capture_output=True, timeout=60,
+    )
+
+
+def worker(box: Sandbox, redis_url: str, directory: Path, spider: str, **settings: Any) -> Crawl:
+    """A bare distributed worker of *spider* (its job comes from a seed), not started yet."""
+    run = crawl(spider, directory, sandbox=box, settings=settings)
+    run.env.update(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="3")
+    return run
 
 
 @contextmanager

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import argparse
 import signal
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from _common import (
-    REPO,
     crawl,
-    crawl_environment,
+    enqueue_seed,
     goal_row,
     print_summary,
     print_table,
     sandbox,
     start_redis,
+    worker,
     workdir,
     write_results,
 )
@@ -116,32 +114,16 @@ def resume_run(box: Sandbox | None, shop: dict[str, Any], directory: Path, qps: 
     }
 
 
-def worker(box: Sandbox, redis_url: str, directory: Path, name: str) -> Crawl:
-    """A bare distributed worker with the shared cache on (its job comes from a seed)."""
-    run = crawl("shop", directory / name, sandbox=box,
-                settings={"HTTPCACHE_ENABLED": 1, "ALI1688_QPS": 200})
-    run.env.update(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="2")
-    return run
-
-
-def enqueue(box: Sandbox, redis_url: str, shop: dict[str, Any]) -> None:
-    env = crawl_environment(box.env(ALI1688_REDIS_URL=redis_url))
-    subprocess.run(
-        [sys.executable, "-m", "ali1688spider.cli", "enqueue", "--fresh", "shop",
-         f"seller_open_id={shop['seller_open_id']}", "details=1"],
-        cwd=REPO, env=env, check=True, capture_output=True, timeout=60,
-    )
-
-
 def shared_cache_run(box: Sandbox, shop: dict[str, Any], directory: Path) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     redis_process, redis_url = start_redis(directory)
     try:
         calls, runs = [], []
         for name in ("worker-a", "worker-b"):
-            enqueue(box, redis_url, shop)
+            enqueue_seed(box, redis_url, "shop", f"seller_open_id={shop['seller_open_id']}", "details=1")
             before = box.stats()["total_calls"]
-            runs.append(worker(box, redis_url, directory, name).run())
+            runs.append(worker(box, redis_url, directory / name, "shop", HTTPCACHE_ENABLED=1,
+                               ALI1688_QPS=200).run())
             calls.append(box.stats()["total_calls"] - before)
     finally:
         redis_process.terminate()

@@ -9,6 +9,10 @@
    SIGKILLed half-way, then started again with the same command; the database must hold every
    product exactly once and the resumed run's report must say complete. The same after a
    graceful stop (SIGINT, as Ctrl-C), for contrast.
+3. Distributed: the shop crawled by workers sharing one Redis (which writes an append-only
+   file): the first worker SIGKILLed a third of the way, two more started, Redis SIGKILLed
+   two thirds of the way and restarted, then the same worker command run once more. Every
+   product must be in the feeds; the dead worker's leases come back to the queue.
 
 Prints a table and writes ``bench/results/faults.json``.
 
@@ -18,6 +22,7 @@ Prints a table and writes ``bench/results/faults.json``.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sqlite3
 import time
@@ -28,10 +33,13 @@ from _common import (
     Crawl,
     Sandbox,
     crawl,
+    enqueue_seed,
     goal_row,
     print_summary,
     print_table,
     sandbox,
+    start_redis,
+    worker,
     workdir,
     write_results,
 )
@@ -126,12 +134,74 @@ def kill_resume_run(box: Sandbox, shop: dict[str, Any], expected: set[str], dire
     }
 
 
+def feed_ids(run: Crawl) -> list[str]:
+    """Product ids of a feed, one per line read whole (a killed worker's last may be cut)."""
+    ids = []
+    if run.output.exists():
+        for line in run.output.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                ids.append(json.loads(line)["product_id"])
+            except (ValueError, KeyError):
+                continue
+    return ids
+
+
+def distributed_run(box: Sandbox, shop: dict[str, Any], expected: set[str], directory: Path,
+                    qps: float) -> dict[str, Any]:
+    """Workers of one crawl: one SIGKILLed, then Redis SIGKILLed and restarted."""
+    box.reset_stats()
+    root = directory / "redis"
+    root.mkdir(parents=True)
+    redis_process, redis_url = start_redis(root, persistent=True)
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    enqueue_seed(box, redis_url, "shop", f"seller_open_id={shop['seller_open_id']}", "details=1")
+    calls = len(expected) + len(expected) // 30
+
+    def start(name: str) -> Crawl:
+        return worker(box, redis_url, directory / name, "shop", ALI1688_QPS=qps,
+                      ALI1688_REDIS_LEASE_SECONDS=5).start()
+
+    first = start("a")
+    wait_for_calls(box, first, calls // 3)
+    first.kill()
+    others = [start("b"), start("c")]
+    wait_for_calls(box, others[0], 2 * calls // 3)
+    redis_process.kill()
+    redis_process.wait()
+    time.sleep(2)
+    redis_process, _ = start_redis(root, persistent=True, port=port)
+    try:
+        for run in others:
+            run.wait()
+        again = start("d").wait()
+    finally:
+        redis_process.terminate()
+        redis_process.wait()
+    runs = [first, *others, again]
+    ids = [i for run in runs for i in feed_ids(run)]
+    stats = [run.stats() for run in runs[1:] if run.stats_path.exists()]
+    return {
+        "scenario": "distributed: worker SIGKILLed, Redis SIGKILLed + restarted, command run again",
+        "exit_code": max(run.returncode or 0 for run in runs[1:]),
+        "products": len(set(ids)),
+        "missing": len(expected - set(ids)),
+        # At least once: what the killed worker wrote but had not acknowledged is done again.
+        "duplicates": len(ids) - len(set(ids)),
+        "report_complete": None,
+        "calls": box.stats()["total_calls"],
+        "leases_returned": sum(s.get("ali1688/leases/returned", 0) for s in stats),
+        "rerun_products": len(feed_ids(again)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shop-size", type=int, default=640)
     parser.add_argument("--page-cap", type=int, default=5, help="sandbox paging cap (pages)")
     parser.add_argument("--kill-qps", type=float, default=100.0,
                         help="ALI1688_QPS of the kill/resume crawl (slow enough to kill half-way)")
+    parser.add_argument("--worker-qps", type=float, default=40.0,
+                        help="ALI1688_QPS of the distributed crawl")
     options = parser.parse_args()
 
     with workdir("faults") as tmp:
@@ -144,13 +214,16 @@ def main() -> None:
             # For contrast: Scrapy's own graceful stop (Ctrl-C once) before the resume.
             stopped = kill_resume_run(box, shop, expected, tmp / "stop", options.kill_qps,
                                       signal.SIGINT)
-    rows = [faults, killed, stopped]
+            shared = distributed_run(box, shop, expected, tmp / "distributed", options.worker_qps)
+    rows = [faults, killed, stopped, shared]
     print_table(f"Shop of {len(expected)} products, details=1, paging cap {options.page_cap} pages",
                 rows, ["scenario", "exit_code", "products", "missing", "duplicates",
                        "report_complete", "calls"])
     print(f"\nfaults injected: {faults['faults_injected']}; retries: {faults['retries']}; "
           f"tokens expired after {faults['tokens_expired_after_calls']} calls, "
           f"refreshed {faults['token_refreshes']}x; gave up: {faults['gave_up'] or 'never'}")
+    print(f"{shared['scenario']}: {shared['leases_returned']} leases returned to the queue, "
+          f"{shared['duplicates']} products written twice, the re-run wrote {shared['rerun_products']}")
     for row in (killed, stopped):
         print(f"{row['scenario']}: stopped after {row['killed_after_calls']} calls with "
               f"{row['stored_before_resume']} products stored; the resumed run emitted "
@@ -161,8 +234,13 @@ def main() -> None:
                  "all, 0 duplicates, complete",
                  row["exit_code"] == 0 and not row["missing"] and not row["duplicates"]
                  and row["report_complete"])
-        for row in rows
+        for row in (faults, killed, stopped)
     ]
+    summary.append(goal_row(
+        f"{shared['scenario']}: every product in the feeds",
+        f"{shared['products']}/{len(expected)}, {shared['leases_returned']} leases returned, "
+        f"{shared['duplicates']} written twice", "all, exit 0",
+        shared["exit_code"] == 0 and not shared["missing"]))
     path = write_results("faults", summary, {"shop_products": len(expected),
                                              "page_cap": options.page_cap, "rows": rows})
     print_summary("faults", summary, path)

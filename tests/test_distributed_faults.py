@@ -83,3 +83,19 @@ def test_a_killed_worker_and_a_restarted_redis_lose_nothing(tmp_path, sandbox_fa
     assert crawled == expected, f"{len(expected - crawled)} of {len(expected)} missing"
     # The killed worker's requests came back through their leases.
     assert sum(r.stats.get("ali1688/leases/returned", 0) for r in [*results, again]) > 0
+
+
+def test_a_shared_crawl_that_lost_products_does_not_end_as_a_success(tmp_path, sandbox_factory, redis_url):
+    # Listing pages fail and are not retried: products are lost for good.
+    sandbox = sandbox_factory("--qps", "0", "--page-cap", "3", "--fail-5xx", "0.2")
+    shop = sandbox.shop(700)
+    env = sandbox.env(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="3",
+                      ALI1688_RETRY_TIMES="0", ALI1688_QPS="100")
+    assert enqueue(env, "shop", f"seller_open_id={shop['seller_open_id']}").returncode == 0
+    workers = [start_worker(tmp_path, name, "shop", {}, env) for name in ("a", "b")]
+    results = [worker.finish() for worker in workers]
+    crawled = feed_ids(workers[0].output) | feed_ids(workers[1].output)
+    assert len(crawled) < len(sandbox.ids(shop))
+    judged = [r for r in results if r.stats.get("finish_reason") == "ali1688_incomplete"]
+    assert judged, [r.log[-1500:] for r in results]
+    assert all(r.returncode == 1 for r in judged)

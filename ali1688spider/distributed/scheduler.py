@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two rounds of acknowledging, renewing and reclaiming leases.
 TEND_INTERVAL = 1.0
+#: Sent (no arguments) before leases are acknowledged: what the requests delivered must be
+#: recorded in Redis by then (the shared ledger, ``reporting/shared.py``); a receiver
+#: returns True once it is, and anything else holds the acknowledgements for the next round.
+leases_acknowledging = object()
 
 
 class RedisScheduler(Scheduler):
@@ -136,7 +140,11 @@ class RedisScheduler(Scheduler):
         # output and items have been processed (scrapy.core.engine, not a public API).
         in_progress = engine._slot.inprogress if engine is not None and engine._slot else set()
         done = [request for request in self.held if request not in in_progress]
-        if done and self._redis(lambda: self.queue.ack([self.held[r] for r in done])) is not None:
+        # Acknowledged only once what they delivered is on record (every receiver said so).
+        recorded = done and all(
+            result is True for _, result in self.crawler.signals.send_catch_log(leases_acknowledging)
+        )
+        if recorded and self._redis(lambda: self.queue.ack([self.held[r] for r in done])) is not None:
             for request in done:
                 del self.held[request]
             self.stats.inc_value("ali1688/leases/acked", len(done))

@@ -28,6 +28,18 @@ def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
+def judge(total: int | None, listed: int, delivered: int, minimum: float) -> str:
+    """Complete when every product of the platform's *total* was listed and delivered;
+    partial down to *minimum* of the total delivered; incomplete below; unresolved without a
+    total."""
+    if total is None:
+        return UNRESOLVED
+    if listed >= total and delivered >= listed:
+        return COMPLETE
+    rate = min(1.0, delivered / total) if total else 1.0
+    return PARTIAL if rate >= minimum else INCOMPLETE
+
+
 @dataclass
 class TargetLedger:
     """The figures of one target (one shop of one crawl)."""
@@ -99,14 +111,9 @@ class TargetLedger:
         return min(1.0, self.delivered() / self.official_total)
 
     def verdict(self, minimum: float) -> str:
-        """Complete when every product of the platform's total was listed and delivered;
-        partial down to *minimum* of the total delivered; incomplete below."""
-        rate = self.completeness()
-        if self.unresolved is not None or rate is None:
+        if self.unresolved is not None:
             return UNRESOLVED
-        if len(self.listed) >= (self.official_total or 0) and self.delivered() >= len(self.listed):
-            return COMPLETE
-        return PARTIAL if rate >= minimum else INCOMPLETE
+        return judge(self.official_total, len(self.listed), self.delivered(), minimum)
 
     def report(
         self, minimum: float, *, calls_spent: int | None = None, cache_hits: int | None = None
@@ -171,6 +178,11 @@ class CompletenessLedger:
         if fresh:
             self._owner.setdefault(product_id, ledger)
         return fresh
+
+    def claim(self, ledger: TargetLedger, product_id: str) -> None:
+        """*product_id* belongs to *ledger*'s target, even where another process listed it
+        (distributed mode: a detail answered here, its listing elsewhere)."""
+        self._owner.setdefault(product_id, ledger)
 
     def note_emitted(self, item: Mapping[str, Any]) -> TargetLedger | None:
         """Account an emitted product to the target that listed it (None: no target did)."""

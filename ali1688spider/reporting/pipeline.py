@@ -20,10 +20,11 @@ from scrapy import signals
 
 from ali1688spider.closing import INCOMPLETE, close_crawl
 from ali1688spider.config import ConfigError, get_float, get_str
-from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.distributed.scheduler import leases_acknowledging
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import CrawlReport, Product
-from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, ledger_for, worst_verdict
+from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, judge, ledger_for, worst_verdict
+from ali1688spider.reporting.shared import SharedLedger
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -91,7 +92,10 @@ class CompletenessPipeline:
         self.template = template
         self.started = dt.datetime.now(dt.timezone.utc)
         self.judged = False
+        self.shared = SharedLedger.for_crawler(crawler, crawler.spidercls.name)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+        if self.shared is not None:
+            crawler.signals.connect(self.record_shared, signal=leases_acknowledging)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
     @classmethod
@@ -105,14 +109,28 @@ class CompletenessPipeline:
         if isinstance(item, Product):
             self.ledger.note_emitted(item)
 
+    def record_shared(self) -> bool:
+        """Distributed: add what this worker delivered to the shared ledger; False when Redis
+        did not take it (the scheduler then holds its acknowledgements)."""
+        if self.shared is None or not self.ledger.targets:
+            return True
+        return self.shared.write(list(self.ledger.targets.values()))
+
     def spider_idle(self) -> None:
-        """All work is done: close with ``ali1688_incomplete`` when a shop fell short."""
-        if self.judged or not self.ledger.targets or is_distributed(self.crawler.settings):
+        """All work is done: close with ``ali1688_incomplete`` when a shop fell short (in
+        distributed mode: short in the shared ledger, once no worker has work left)."""
+        if self.judged or not self.ledger.targets:
             return
-        verdicts = [t.verdict(self.minimum) for t in self.ledger.targets.values()]
-        short = [
-            t.target for t, v in zip(self.ledger.targets.values(), verdicts) if v not in ACCEPTED
-        ]
+        if self.shared is not None:
+            self.record_shared()
+            if not self.shared.crawl_done():
+                logger.info("This worker is done; the shared crawl goes on in other workers")
+                return
+            short = [t.target for t in self.ledger.targets.values()
+                     if judge(*self.shared.figures(t), self.minimum) not in ACCEPTED]
+        else:
+            short = [t.target for t in self.ledger.targets.values()
+                     if t.verdict(self.minimum) not in ACCEPTED]
         if not short:
             return
         self.judged = True
@@ -131,13 +149,16 @@ class CompletenessPipeline:
         stats = self.crawler.stats
         single = len(targets) == 1
         reports = []
+        shared_recorded = self.record_shared()
         for ledger in targets:
             report = self._report(ledger, whole_crawl=single)
+            if self.shared is not None and shared_recorded:
+                report["shared"] = self._shared_report(ledger)
             path = report_path(
                 self.template,
                 spider=ledger.spider,
                 started=self.started,
-                target=None if single else ledger.key,
+                target=None if single and "%(target)s" not in self.template else ledger.key,
             )
             write_json_atomically(path, report)
             reports.append(report)
@@ -151,6 +172,20 @@ class CompletenessPipeline:
             stats.set_value(f"{STATS_PREFIX}file" if single else f"{STATS_PREFIX}file/{ledger.key}", str(path))
         for name, value in self._summary(reports).items():
             stats.set_value(STATS_PREFIX + name, value)
+        if self.shared is not None:
+            self.shared.close()
+
+    def _shared_report(self, ledger: TargetLedger) -> dict[str, Any]:
+        """What all workers together delivered of a target so far (this report's other
+        figures are this worker's part)."""
+        assert self.shared is not None
+        figures = self.shared.figures(ledger)
+        shared = {**figures._asdict(), "crawl_done": self.shared.crawl_done(),
+                  "verdict": judge(*figures, self.minimum)}
+        logger.info("Shared crawl of %s, all workers: %s of %s products delivered (%s)%s",
+                    ledger.target, figures.delivered, figures.official_total, shared["verdict"],
+                    "" if shared["crawl_done"] else "; other workers go on")
+        return shared
 
     def _report(self, ledger: TargetLedger, *, whole_crawl: bool) -> dict[str, Any]:
         """The report of one target; with *whole_crawl* its calls and cache hits are the

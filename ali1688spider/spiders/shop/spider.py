@@ -486,6 +486,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         return guard.stored if guard is not None else frozenset()
 
     def finish(self, job: ShopJob, product: dict[str, Any]) -> Product:
+        self.ledger.claim(job.ledger, product["product_id"])
         if product.get("seller_open_id") is None:
             product["seller_open_id"] = job.seller_open_id
         if product.get("member_id") is None:
