@@ -49,7 +49,8 @@ def start_worker(
     """A ``scrapy crawl`` worker in a subprocess, logging to ``{name}.log``."""
     output, stats, log = tmp_path / f"{name}.jsonl", tmp_path / f"{name}-stats.json", tmp_path / f"{name}.log"
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", str(output),
-               "-s", f"ALI1688_STATS_FILE={stats}", "-s", "LOG_LEVEL=INFO"]
+               "-s", f"ALI1688_STATS_FILE={stats}", "-s", "LOG_LEVEL=INFO",
+               "-s", f"ALI1688_REPORT_FILE={tmp_path / 'reports' / (name + '-%(target)s.json')}"]
     for key, value in (settings or {}).items():
         command += ["-s", f"{key}={value}"]
     for key, value in args.items():
