@@ -10,7 +10,6 @@ on failure) proves the directory writable and reads every queued request back fr
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
     from scrapy import Request
 
-logger = logging.getLogger(__name__)
 
 #: What a JOBDIR that cannot be used tells the user to do.
 START_OVER = "fix it, or remove the directory to start the crawl over"

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
 
 EXPIRY_SETTING = "ALI1688_CACHE_EXPIRY"
 #: What each API's answers are, for their time in the cache; the token API (``getToken``)
@@ -108,9 +109,9 @@ def cache_expiry(settings: Mapping[str, Any]) -> dict[str, float]:
     return expiry
 
 
-def check_cache_settings(settings: Mapping[str, Any]) -> None:
+def check_cache_settings(settings: BaseSettings) -> None:
     """ConfigError (one line naming the setting) for an unusable cache configuration."""
-    if not _enabled(settings):
+    if not settings.getbool("HTTPCACHE_ENABLED"):
         return
     cache_expiry(settings)
     if settings.get("HTTPCACHE_STORAGE") == CACHE_STORAGE and redis_url(settings) is None:
@@ -118,11 +119,6 @@ def check_cache_settings(settings: Mapping[str, Any]) -> None:
             "HTTPCACHE_STORAGE is the Redis cache storage but ALI1688_REDIS_URL is not set: set it "
             "(e.g. redis://localhost:6379/0) or use Scrapy's filesystem storage"
         )
-
-
-def _enabled(settings: Mapping[str, Any]) -> bool:
-    value = settings.get("HTTPCACHE_ENABLED")
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def expiry_for(expiry: Mapping[str, float], request: Request) -> float:
