@@ -99,3 +99,23 @@ def test_a_shared_crawl_that_lost_products_does_not_end_as_a_success(tmp_path, s
     judged = [r for r in results if r.stats.get("finish_reason") == "ali1688_incomplete"]
     assert judged, [r.log[-1500:] for r in results]
     assert all(r.returncode == 1 for r in judged)
+
+
+def test_a_redis_that_never_comes_back_closes_the_worker(tmp_path, sandbox_factory, persistent_redis):
+    sandbox = sandbox_factory("--qps", "0", "--page-cap", "3")
+    shop = sandbox.shop(700)
+    server = persistent_redis[0]
+    env = sandbox.env(ALI1688_REDIS_URL=server.url, ALI1688_REDIS_IDLE_TIMEOUT="4",
+                      ALI1688_REDIS_OUTAGE_SECONDS="3", ALI1688_QPS="40")
+    assert enqueue(env, "shop", f"seller_open_id={shop['seller_open_id']}", "details=1").returncode == 0
+    worker = start_worker(tmp_path, "a", "shop", {}, env)
+    wait_for_calls(sandbox, 100)
+    server.kill()
+    result = worker.finish(timeout=90)
+    persistent_redis.append(server.restart())
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.stats["finish_reason"] == "ali1688_redis_unavailable"
+    assert "Redis has been unreachable for" in result.log and "Traceback" not in result.log
+    # What it held went back to the queue by lease expiry: the next run goes on from there.
+    client = persistent_redis[-1].client()
+    assert client.zcard("ali1688:shop:requests") + client.zcard("ali1688:shop:requests:leases") > 0

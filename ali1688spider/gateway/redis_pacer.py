@@ -20,6 +20,8 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import IgnoreRequest
+
 from ali1688spider.distributed.keys import DEFAULT_PREFIX, rate_keys
 from ali1688spider.gateway.pacing import (
     EMPTY_DECREASE,
@@ -159,9 +161,12 @@ class RedisPacer:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         headroom: float = DISTRIBUTED_HEADROOM,
+        give_up: Callable[[], bool] = lambda: False,
     ):
         import redis.asyncio
 
+        #: True once waiting for Redis is pointless (the crawl is closing): calls stop waiting.
+        self.give_up = give_up
         self.ceiling = ceiling
         self.headroom = headroom
         self.report = report or RateReport(None)
@@ -202,6 +207,9 @@ class RedisPacer:
                     )
                 except redis.RedisError as exc:
                     self._lost(exc)
+                    if self.give_up():
+                        # The call is not sent; its lease returns it to the shared queue.
+                        raise IgnoreRequest(f"Redis at {self._where} is unreachable and the crawl closes") from None
                     await self._sleep(delay)
                     delay = min(RECONNECT_MAX, delay * 2)
                     continue

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from ali1688spider.api.oauth import oauth_root
+from ali1688spider.closing import closing_reason
 from ali1688spider.config import ConfigError, get_choice, get_float, get_int
 from ali1688spider.distributed.keys import key_prefix, redis_url
 from ali1688spider.gateway.endpoint import resolve_endpoint
@@ -25,7 +26,7 @@ from ali1688spider.gateway.tokens import TokenManager
 from ali1688spider.gateway.tokenstore import token_store_from_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from scrapy.crawler import Crawler
 
@@ -83,7 +84,8 @@ class GatewaySession:
         self.endpoint = endpoint
         self.admission = Admission(
             endpoint.credentials,
-            make_pacer(settings, qps, RateReport(crawler.stats)),
+            make_pacer(settings, qps, RateReport(crawler.stats),
+                       give_up=lambda: closing_reason(crawler) is not None),
             quota=make_quota(settings, redis_url(settings), key_prefix(settings)),
             quota_stop=QuotaStop(crawler),
             in_flight=InFlight(lambda: crawler.engine.downloader if crawler.engine else None),
@@ -116,14 +118,17 @@ class GatewaySession:
             self.sandbox = None
 
 
-def make_pacer(settings: Mapping[str, Any], qps: float, report: RateReport) -> Any:
-    """The pacer of every call: in Redis (shared by all workers) with ALI1688_REDIS_URL."""
+def make_pacer(
+    settings: Mapping[str, Any], qps: float, report: RateReport, *, give_up: Callable[[], bool]
+) -> Any:
+    """The pacer of every call: in Redis (shared by all workers) with ALI1688_REDIS_URL, where
+    calls waiting for an unreachable Redis stop waiting once *give_up* says so."""
     url = redis_url(settings)
     if url is None:
         return LocalPacer(qps, report=report)
     from ali1688spider.gateway.redis_pacer import RedisPacer
 
-    return RedisPacer(url, qps, prefix=key_prefix(settings), report=report)
+    return RedisPacer(url, qps, prefix=key_prefix(settings), report=report, give_up=give_up)
 
 
 def _start_embedded_sandbox(qps: float) -> Any:
