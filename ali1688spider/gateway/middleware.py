@@ -199,7 +199,6 @@ class ApiErrorMiddleware:
         return retry
 
     async def _refresh_and_retry(self, request: Request, error: ApiError) -> Request:
-        api_name = request.meta[API_META_KEY]
         tokens = self.session.tokens
         app_key = request.meta.get(APP_KEY_META_KEY, "")
         if not request.meta.get(TOKEN_RETRIED_META_KEY) and app_key:

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-    from ali1688spider.reporting.ledger import CompletenessLedger, TargetLedger
+    from ali1688spider.reporting.ledger import CompletenessLedger
 
 logger = logging.getLogger(__name__)
 
