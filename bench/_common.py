@@ -194,11 +194,14 @@ class Crawl:
             return [json.loads(line) for line in handle if line.strip()]
 
     def product_ids(self) -> list[str]:
+        """Product ids of the feed, one per whole line (a killed crawl's last may be cut)."""
         ids = []
-        with self.output.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
+        if self.output.exists():
+            for line in self.output.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
                     ids.append(json.loads(line)["product_id"])
+                except (ValueError, KeyError):
+                    continue
         return ids
 
     def stats(self) -> dict[str, Any]:

@@ -22,7 +22,6 @@ Prints a table and writes ``bench/results/faults.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sqlite3
 import time
@@ -129,21 +128,9 @@ def kill_resume_run(box: Sandbox, shop: dict[str, Any], expected: set[str], dire
         "calls": box.stats()["total_calls"],
         "killed_after_calls": killed_at,
         "stored_before_resume": stored_before,
-        "resumed_run_products": len(second.product_ids()) if second.output.exists() else 0,
+        "resumed_run_products": len(second.product_ids()),
         "seconds": second.crawl_seconds() if second.stats_path.exists() else None,
     }
-
-
-def feed_ids(run: Crawl) -> list[str]:
-    """Product ids of a feed, one per line read whole (a killed worker's last may be cut)."""
-    ids = []
-    if run.output.exists():
-        for line in run.output.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                ids.append(json.loads(line)["product_id"])
-            except (ValueError, KeyError):
-                continue
-    return ids
 
 
 def distributed_run(box: Sandbox, shop: dict[str, Any], expected: set[str], directory: Path,
@@ -178,7 +165,7 @@ def distributed_run(box: Sandbox, shop: dict[str, Any], expected: set[str], dire
         redis_process.terminate()
         redis_process.wait()
     runs = [first, *others, again]
-    ids = [i for run in runs for i in feed_ids(run)]
+    ids = [i for run in runs for i in run.product_ids()]
     stats = [run.stats() for run in runs[1:] if run.stats_path.exists()]
     return {
         "scenario": "distributed: worker SIGKILLed, Redis SIGKILLed + restarted, command run again",
@@ -190,7 +177,7 @@ def distributed_run(box: Sandbox, shop: dict[str, Any], expected: set[str], dire
         "report_complete": None,
         "calls": box.stats()["total_calls"],
         "leases_returned": sum(s.get("ali1688/leases/returned", 0) for s in stats),
-        "rerun_products": len(feed_ids(again)),
+        "rerun_products": len(again.product_ids()),
     }
 
 
