@@ -70,3 +70,25 @@ class CrawlReport(scrapy.Item):
     verdict = scrapy.Field()
     started_at = scrapy.Field()
     finished_at = scrapy.Field()
+
+
+class ProductChange(scrapy.Item):
+    """One change of a product between the database's last sighting and this crawl.
+
+    ``kind`` is one of ``changes.KINDS``. ``old``/``new`` are the values before and after (for
+    ``price``: ``{"price_min", "price_max"}``; for stock kinds: the stock; for ``sku_added`` /
+    ``sku_removed``: the SKU's attributes, price and stock). ``change_pct`` is the relative
+    change of the lowest price in percent, a decimal string (``price`` only); ``sku_id`` is set
+    for SKU-level changes. Recorded in the same transaction as the product it is about.
+    """
+
+    product_id = scrapy.Field()
+    kind = scrapy.Field()
+    old = scrapy.Field()
+    new = scrapy.Field()
+    change_pct = scrapy.Field()
+    sku_id = scrapy.Field()
+    run_id = scrapy.Field()
+    detected_at = scrapy.Field()
+    seller_open_id = scrapy.Field()
+    title = scrapy.Field()

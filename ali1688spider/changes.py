@@ -1,0 +1,17 @@
+"""The change feed's vocabulary: the kinds of change and the signal that carries each one.
+
+The SQL pipeline sends ``change_recorded`` once per change, after the transaction holding it
+committed, with ``change`` (a ``ProductChange``) and ``target`` (the key of the crawl target
+that listed the product, or None). The feed exporter and the alerts listen to it; changes
+never pass through ``item_scraped``, so they count in no product figure.
+"""
+
+from __future__ import annotations
+
+#: Every kind of change, in the order reports list them.
+KINDS = (
+    "new", "removed", "price", "out_of_stock", "back_in_stock", "stock",
+    "sku_added", "sku_removed", "title", "status",
+)
+
+change_recorded = object()
