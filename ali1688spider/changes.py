@@ -15,3 +15,7 @@ KINDS = (
 )
 
 change_recorded = object()
+
+#: Sent by a spider when a product's detail answers that it does not exist (offline or
+#: deleted), with ``product_id``: the database records it ``removed``.
+offer_gone = object()

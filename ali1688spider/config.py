@@ -135,6 +135,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Items per transaction; items reach the feed once their transaction committed."),
     Setting("ALI1688_DB_FLUSH_SECONDS", 1.0,
             "Commit what arrived within this many seconds even if the batch is not full."),
+    Setting("ALI1688_DB_CHANGES", "on",
+            "``on``: each batch also records what changed about its products (the change feed, "
+            "``product_changes``); ``off``: products and price history only."),
     # Distributed mode
     Setting("ALI1688_REDIS_URL", None,
             "``redis://…``: distributed mode. The request queue and dupefilter, the pace, the "

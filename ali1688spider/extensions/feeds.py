@@ -5,28 +5,57 @@ exit status 0, with a feed that ends where the disk filled up. Here the first fa
 the crawl with ``ali1688_feed_failed`` (exit status 1) in one line, and no more items are
 written to that crawl's feeds; a feed that cannot be stored at the end (``feedexport/
 failed_count/…``) makes ``scrapy crawl`` exit 1 too.
+
+It also exports the change feed: ``ProductChange`` items (sent by the SQL pipeline through
+``change_recorded``) go only to feeds whose ``item_classes`` name them, so a plain
+``-O products.jsonl`` holds products alone.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scrapy.extensions.feedexport import FeedExporter
+from scrapy.extensions.feedexport import FeedExporter, ItemFilter
 
+from ali1688spider.changes import change_recorded
 from ali1688spider.closing import FEED_FAILED, close_crawl
+from ali1688spider.items import ProductChange
 
 if TYPE_CHECKING:
     from scrapy import Spider
+    from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+    from typing_extensions import Self
 
 #: Scrapy's count of feeds that could not be stored at the close, per storage.
 STORE_FAILED_PREFIX = "feedexport/failed_count/"
 
 
+class ChangeAwareItemFilter(ItemFilter):
+    """Scrapy's item filter, except that ``ProductChange`` items go only where asked for."""
+
+    def accepts(self, item: Any) -> bool:
+        if isinstance(item, ProductChange):
+            return any(issubclass(ProductChange, cls) for cls in self.item_classes)
+        return super().accepts(item)
+
+
 class CheckedFeedExporter(FeedExporter):
-    """Stops writing and closes the crawl at the first failed feed write."""
+    """Stops writing and closes the crawl at the first failed feed write; exports changes."""
 
     failed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        exporter = super().from_crawler(crawler)
+        for uri, options in exporter.feeds.items():
+            if "item_filter" not in options:
+                exporter.filters[uri] = ChangeAwareItemFilter(options)
+        crawler.signals.connect(exporter.change_recorded, signal=change_recorded)
+        return exporter
+
+    def change_recorded(self, change: ProductChange) -> None:
+        self.item_scraped(change, self.crawler.spider)
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         if self.failed:

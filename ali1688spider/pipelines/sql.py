@@ -11,6 +11,10 @@ committed. A crash loses at most batches that were never acknowledged; a batch i
 written. On close everything pending is committed before the run is marked finished. A batch
 that fails is not retried: its items are dropped as not stored and the crawl closes with reason
 ``ali1688_db_error``, because going on would crawl what can no longer be stored.
+
+Each batch also records what changed about its products (``ALI1688_DB_CHANGES``, see
+``changefeed``); at the end, complete shop listings mark the stored products they lacked
+``removed``.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
 from ali1688spider.closing import DB_ERROR, close_crawl
-from ali1688spider.config import DB_URL_SETTING, get_float, get_int, get_str
+from ali1688spider.config import DB_URL_SETTING, get_choice, get_float, get_int, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
+from ali1688spider.pipelines.changefeed import ChangeFeed
 from ali1688spider.pipelines.validate import validate_product
 from ali1688spider.storage.errors import describe_error
 from ali1688spider.storage.records import category_row, product_record
@@ -44,11 +49,14 @@ logger = logging.getLogger(__name__)
 
 
 class SqlPipeline:
-    def __init__(self, crawler: Crawler, url: str, *, batch_size: int, flush_seconds: float):
+    def __init__(
+        self, crawler: Crawler, url: str, *, batch_size: int, flush_seconds: float, detect_changes: bool = True
+    ):
         self.crawler = crawler
         self.url = url
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.changes = ChangeFeed(crawler) if detect_changes else None
         self.store: Store | None = None
         self.run_id: int | None = None
         self.executor: ThreadPoolExecutor | None = None
@@ -70,6 +78,7 @@ class SqlPipeline:
             url,
             batch_size=get_int(crawler.settings, "ALI1688_DB_BATCH_SIZE", minimum=1),
             flush_seconds=get_float(crawler.settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01),
+            detect_changes=get_choice(crawler.settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
         )
 
     async def open_spider(self) -> None:
@@ -80,7 +89,7 @@ class SqlPipeline:
 
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ali1688-db")
         try:
-            self.store = await self._in_thread(Store, self.url)
+            self.store = await self._in_thread(Store, self.url, detect_changes=self.changes is not None)
             version = await self._in_thread(self.store.open)
             spider = self.crawler.spider.name if self.crawler.spider else "?"
             self.run_id = await self._in_thread(self.store.start_run, spider, _now())
@@ -123,6 +132,23 @@ class SqlPipeline:
         self._flush()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        if self.changes is not None and self.error is None and self.store is not None:
+            await self._record_removals(self.changes)
+
+    async def _record_removals(self, feed: ChangeFeed) -> None:
+        """Products gone from complete shop listings, or whose detail says they do not exist."""
+        try:
+            for listing in feed.complete_listings():
+                feed.publish(await self._in_thread(
+                    self.store.remove_absent, self.run_id, column=listing.column, value=listing.value,
+                    listed=listing.listed, at=_now(),
+                ))
+            if feed.gone:
+                feed.publish(await self._in_thread(self.store.remove_gone, self.run_id, sorted(feed.gone), _now()))
+        except Exception as exc:  # the products are stored; only the removals are not
+            self.error = describe_error(exc)
+            self.crawler.stats.set_value("ali1688/db/error", self.error)
+            close_crawl(self.crawler, DB_ERROR, "Recording removed products failed (%s)", self.error)
 
     async def spider_closed(self, reason: str) -> None:
         """Mark the run finished (after ``close_spider`` committed everything) and let go."""
@@ -132,6 +158,8 @@ class SqlPipeline:
         except Exception as exc:  # the crawl is over; its data is already committed
             logger.error("Could not mark crawl run %s finished: %s", self.run_id, describe_error(exc))
         finally:
+            if self.changes is not None:
+                self.changes.close()
             if self.store is not None:
                 await self._in_thread(self.store.close)
             if self.executor is not None:
@@ -171,6 +199,8 @@ class SqlPipeline:
         exc = done.exception()
         if exc is None:
             self._count(done.result())
+            if self.changes is not None:
+                self.changes.publish(done.result().changes)
             guard = crash_guard_for(self.crawler)
             if guard is not None:
                 # Committed: after a crash the job need not fetch these again.

@@ -67,6 +67,9 @@ class TargetLedger:
     truncated: int = 0
     unresolved: str | None = None
     high_water: dt.datetime | None = None
+    #: (column, value) naming the shop when the target lists the whole of it (no ``since``):
+    #: then a complete listing proves which stored products are gone.
+    scope: tuple[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def note_listed(self, product_id: str, modified: dt.datetime | None) -> bool:
@@ -190,6 +193,11 @@ class CompletenessLedger:
         if ledger is not None:
             ledger.note_emitted(item)
         return ledger
+
+    def target_of(self, product_id: str) -> str | None:
+        """The key of the target that listed *product_id* (None: none did)."""
+        ledger = self._owner.get(product_id)
+        return None if ledger is None else ledger.key
 
     def expected_total(self) -> int | None:
         totals = [t.official_total for t in self.targets.values() if t.official_total is not None]

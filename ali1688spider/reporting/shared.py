@@ -98,5 +98,9 @@ class SharedLedger:
             int(self.client.scard(delivered_key)),
         )
 
+    def listed_ids(self, target: TargetLedger) -> set[str]:
+        """Every product id any worker listed for *target*."""
+        return {member.decode() for member in self.client.smembers(self._keys(target)[1])}
+
     def close(self) -> None:
         self.client.close()

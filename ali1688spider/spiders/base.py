@@ -9,8 +9,9 @@ import scrapy
 from scrapy import signals
 
 from ali1688spider.api.catalogue import DETAIL_API
-from ali1688spider.api.errors import unwrap_result
+from ali1688spider.api.errors import ErrorKind, unwrap_result
 from ali1688spider.api.normalize import fill_missing, normalize_product
+from ali1688spider.changes import offer_gone
 from ali1688spider.closing import CALLS_FAILED, close_crawl
 from ali1688spider.config import get_str
 from ali1688spider.distributed.keys import is_distributed
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
 
     from scrapy.http import Response
+
+    from ali1688spider.api.errors import ApiError
 
 
 class Ali1688Spider(scrapy.Spider):
@@ -103,6 +106,11 @@ class Ali1688Spider(scrapy.Spider):
         params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
         kwargs.setdefault("callback", self.parse_detail)
         return self.api_request(DETAIL_API, params, **kwargs)
+
+    def note_gone(self, offer_id: str, error: ApiError) -> None:
+        """A detail that answered "does not exist": the offer is offline or deleted."""
+        if error.kind is ErrorKind.NOT_FOUND:
+            self.crawler.signals.send_catch_log(offer_gone, product_id=offer_id)
 
     def detail_product(self, response: Response, listing: dict[str, Any] | None = None) -> dict[str, Any]:
         """The normalized product of a detail answer, completed by its *listing* entry if any."""

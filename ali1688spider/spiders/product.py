@@ -72,7 +72,9 @@ class ProductSpider(Ali1688Spider):
     def detail_failed(self, failure: Failure) -> None:
         """A product whose detail failed for good (the middleware logged why)."""
         if isinstance(failure.value, ApiRequestError) and not failure.value.closes_crawl:
-            self.failed.append(failure.request.cb_kwargs["offer_id"])
+            offer_id = failure.request.cb_kwargs["offer_id"]
+            self.failed.append(offer_id)
+            self.note_gone(offer_id, failure.value.error)
 
     def parse_detail(self, response: Response, offer_id: str) -> Iterator[Product]:
         product = self.detail_product(response)

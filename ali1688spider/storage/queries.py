@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -78,3 +78,28 @@ def most_changed(connection: Connection, *, since: datetime | None = None, limit
 def last_observation(connection: Connection) -> datetime | None:
     """When the latest stored price was observed (the end of every price line)."""
     return connection.execute(select(func.max(schema.price_history.c.observed_at))).scalar()
+
+
+def last_finished_run(connection: Connection) -> int | None:
+    """The id of the latest crawl run that finished (None: no run has)."""
+    runs = schema.crawl_runs
+    query = select(func.max(runs.c.run_id)).where(runs.c.finished_at.is_not(None))
+    return connection.execute(query).scalar()
+
+
+def run_exists(connection: Connection, run_id: int) -> bool:
+    runs = schema.crawl_runs
+    return connection.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
+
+
+def product_changes(
+    connection: Connection, *, run_id: int, kinds: Sequence[str] = (), product_ids: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The change rows of one crawl run, in the order they were recorded."""
+    table = schema.product_changes
+    query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+    if kinds:
+        query = query.where(table.c.kind.in_(list(kinds)))
+    if product_ids:
+        query = query.where(table.c.product_id.in_(list(product_ids)))
+    return [dict(row._mapping) for row in connection.execute(query)]

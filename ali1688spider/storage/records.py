@@ -152,7 +152,8 @@ def plan_product(record: ProductRecord, stored: Mapping[str, Any] | None, run_id
     skus_changed = record.skus is not None and record.skus_hash != stored["skus_hash"]
     tiers_changed = record.tiers is not None and record.tiers_hash != stored["tiers_hash"]
     columns_changed = any(columns[name] != stored[name] for name in CONTENT_COLUMNS)
-    if not (skus_changed or tiers_changed or columns_changed):
+    relisted = stored["removed_at"] is not None
+    if not (skus_changed or tiers_changed or columns_changed or relisted):
         return ProductPlan("unchanged")
     row = _row(
         record, columns, prices, run_id,
@@ -193,6 +194,8 @@ def _row(
         "skus_hash": skus_hash or record.skus_hash,
         "tiers_hash": tiers_hash or record.tiers_hash,
         "prices": prices,
+        "removed_at": None,
+        "removed_run_id": None,
     }
 
 

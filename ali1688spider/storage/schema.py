@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect, Engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SchemaError(RuntimeError):
@@ -150,6 +150,10 @@ products = Table(
     # Every price of the product (span, tiers, per-SKU) as last stored: what a change is
     # measured against.
     Column("prices", JSON),
+    # Set when a complete listing of its shop no longer held it (or its detail said it is
+    # gone); cleared when it is seen again. Schema version 2.
+    Column("removed_at", Timestamp),
+    Column("removed_run_id", BigInteger, ForeignKey("crawl_runs.run_id")),
 )
 
 skus = Table(
@@ -191,6 +195,24 @@ price_history = Table(
     Index("ix_price_history_observed", "observed_at"),
 )
 
+product_changes = Table(
+    "product_changes",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, ForeignKey("crawl_runs.run_id"), nullable=False),
+    Column("product_id", String, ForeignKey("products.product_id"), nullable=False),
+    Column("kind", String, nullable=False),
+    Column("sku_id", String),
+    Column("old", JSON),
+    Column("new", JSON),
+    Column("change_pct", Price),
+    Column("detected_at", Timestamp, nullable=False),
+    Column("seller_open_id", String),
+    Column("title", String),
+    Index("ix_product_changes_run", "run_id", "id"),
+    Index("ix_product_changes_product", "product_id", "detected_at"),
+)
+
 categories = Table(
     "categories",
     metadata,
@@ -201,8 +223,27 @@ categories = Table(
     Column("is_leaf", Boolean),
 )
 
-#: version -> step that brings a database from version - 1 to it (none yet).
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def _add_columns(connection: Connection, table: Table, *names: str) -> None:
+    """``ALTER TABLE … ADD COLUMN`` for columns of *table* that an older schema lacks."""
+    for name in names:
+        column = table.c[name]
+        kind = column.type.dialect_impl(connection.dialect).compile(dialect=connection.dialect)
+        references = ""
+        for key in column.foreign_keys:
+            references = f" REFERENCES {key.column.table.name} ({key.column.name})"
+        connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{references}"))
+
+
+def _version_2(connection: Connection) -> None:
+    """The change feed: ``product_changes`` and the products' removal marks."""
+    _add_columns(connection, products, "removed_at", "removed_run_id")
+    product_changes.create(connection)
+
+
+#: version -> step that brings a database from version - 1 to it.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2}
 # Any constant: serializes schema creation between crawls that start at the same moment.
 _ADVISORY_LOCK = 1688_0001
 

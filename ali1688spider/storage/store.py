@@ -8,7 +8,7 @@ Blocking calls: use a Store from one worker thread, never from the reactor threa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from ali1688spider.config import DB_URL_SETTING
 from ali1688spider.redact import url_without_password
 from ali1688spider.storage import schema
+from ali1688spider.storage.changes import detect_changes, removal
 from ali1688spider.storage.errors import StorageError, describe_error
 from ali1688spider.storage.records import plan_product
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
+    from sqlalchemy import Select
     from sqlalchemy.engine import URL, Connection, Engine
 
     from ali1688spider.storage.records import ProductRecord
@@ -96,6 +98,13 @@ def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
     return engine
 
 
+def _locked(connection: Connection, query: Select) -> Select:
+    """*query* locking the rows it reads until the transaction ends (PostgreSQL; a SQLite
+    writer holds the whole database from ``BEGIN IMMEDIATE`` on). A writer that waited for a
+    lock sees the rows as the other transaction left them, so no change is recorded twice."""
+    return query.with_for_update() if connection.dialect.name == "postgresql" else query
+
+
 @dataclass
 class BatchResult:
     """What one committed batch did (added to the crawl stats)."""
@@ -106,14 +115,25 @@ class BatchResult:
     unchanged: int = 0
     price_changes: int = 0
     categories: int = 0
+    #: The ``product_changes`` rows the batch committed.
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: Rows per statement when many products are named at once (SQLite allows 32,766 parameters).
+CHUNK = 1000
 
 
 class Store:
-    """Products, SKUs, tiers, price history, categories and crawl runs in one database."""
+    """Products, SKUs, tiers, price history, changes, categories and crawl runs in one database.
 
-    def __init__(self, url: str):
+    With *detect_changes*, every batch also records what changed about its products
+    (``product_changes``, in the same transaction).
+    """
+
+    def __init__(self, url: str, *, detect_changes: bool = True):
         self.engine = make_engine(url)
         self.url = describe_url(self.engine.url)
+        self.detect_changes = detect_changes
 
     def open(self) -> int:
         """Connect and create/migrate the schema; StorageError when that is impossible."""
@@ -173,12 +193,15 @@ class Store:
         # Sorted, so concurrent writers lock rows in the same order (no deadlock).
         ids = sorted(latest)
         query = select(schema.products).where(schema.products.c.product_id.in_(ids))
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        stored = {row.product_id: row._mapping for row in connection.execute(query)}
+        stored = {row.product_id: row._mapping for row in connection.execute(_locked(connection, query))}
+        old_skus = self._stored_skus(connection, latest, stored) if self.detect_changes else {}
         rows, history, skus, tiers = [], [], {}, {}
         for product_id in ids:
             plan = plan_product(latest[product_id], stored.get(product_id), run_id)
+            if self.detect_changes and plan.kind != "unchanged":
+                result.changes += detect_changes(
+                    latest[product_id], stored.get(product_id), run_id, stored_skus=old_skus.get(product_id)
+                )
             setattr(result, plan.kind, getattr(result, plan.kind) + 1)
             if plan.row is not None:
                 rows.append(plan.row)
@@ -200,6 +223,68 @@ class Store:
                     connection.execute(table.insert(), new_rows)
         if history:
             connection.execute(schema.price_history.insert(), history)
+        if result.changes:
+            connection.execute(schema.product_changes.insert(), result.changes)
+
+    @staticmethod
+    def _stored_skus(
+        connection: Connection, records: Mapping[str, ProductRecord], stored: Mapping[str, Any]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The stored SKU rows of the products whose SKUs this batch changes."""
+        ids = [
+            product_id for product_id, record in records.items()
+            if record.skus is not None and product_id in stored
+            and stored[product_id]["skus_hash"] not in (None, record.skus_hash)
+        ]
+        found: dict[str, list[dict[str, Any]]] = {product_id: [] for product_id in ids}
+        table = schema.skus
+        for start in range(0, len(ids), CHUNK):
+            query = select(table).where(table.c.product_id.in_(ids[start:start + CHUNK]))
+            for row in connection.execute(query):
+                found[row.product_id].append(dict(row._mapping))
+        return found
+
+    def remove_absent(
+        self, run_id: int, *, column: str, value: str, listed: Collection[str], at: datetime
+    ) -> list[dict[str, Any]]:
+        """Mark removed the stored products whose *column* is *value* (a shop) but which a
+        complete listing of it, *listed*, did not hold; returns the committed changes."""
+        products = schema.products
+        with self.engine.begin() as connection:
+            query = select(products).where(products.c[column] == value, products.c.removed_at.is_(None))
+            gone = [row._mapping for row in connection.execute(_locked(connection, query))
+                    if row.product_id not in listed]
+            return self._mark_removed(connection, run_id, gone, at)
+
+    def remove_gone(self, run_id: int, product_ids: Sequence[str], at: datetime) -> list[dict[str, Any]]:
+        """Mark removed the stored products whose detail answered that they do not exist."""
+        products = schema.products
+        gone = []
+        with self.engine.begin() as connection:
+            for start in range(0, len(product_ids), CHUNK):
+                query = select(products).where(
+                    products.c.product_id.in_(list(product_ids[start:start + CHUNK])),
+                    products.c.removed_at.is_(None),
+                )
+                gone += [row._mapping for row in connection.execute(_locked(connection, query))]
+            return self._mark_removed(connection, run_id, gone, at)
+
+    def _mark_removed(
+        self, connection: Connection, run_id: int, stored: Sequence[Mapping[str, Any]], at: datetime
+    ) -> list[dict[str, Any]]:
+        if not self.detect_changes or not stored:
+            return []
+        products = schema.products
+        ids = [row["product_id"] for row in stored]
+        for start in range(0, len(ids), CHUNK):
+            connection.execute(
+                update(products)
+                .where(products.c.product_id.in_(ids[start:start + CHUNK]), products.c.removed_at.is_(None))
+                .values(removed_at=at, removed_run_id=run_id)
+            )
+        changes = [removal(row, run_id, at) for row in stored]
+        connection.execute(schema.product_changes.insert(), changes)
+        return changes
 
     @staticmethod
     def _upsert(

@@ -79,6 +79,15 @@ class ShopJob:
             "max_pages": self.book.max_pages if self.book else None,
         }
 
+    def removal_scope(self) -> tuple[str, str] | None:
+        """The stored products a complete listing of this job accounts for: the whole shop's,
+        unless only products modified ``since`` are listed."""
+        if self.since is not None:
+            return None
+        if self.seller_open_id:
+            return ("seller_open_id", self.seller_open_id)
+        return ("member_id", self.member_id) if self.member_id else None
+
     @property
     def state_key(self) -> str:
         return f"seller:{self.seller_open_id}" if self.api == SHOP_LIST_API else f"own:{self.member_id}"

@@ -183,6 +183,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         job.book = saved.get("book") or SliceBook(max_pages=spec["max_pages"], order=order)
         job.samples = saved.get("samples") or {}
         job.ledger.target = spec["target"]
+        job.ledger.scope = job.removal_scope()
         return job
 
     def saved_jobs(self) -> dict[str, dict[str, Any]]:
@@ -238,6 +239,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
             # getList filters by day: list from the day of `since`, then keep the exact ones.
             job.root = Slice(day_from=job.since.astimezone(CHINA_TIME).date())
         job.book.open(job.root)
+        job.ledger.scope = job.removal_scope()
         job.ledger.max_pages = job.book.max_pages
         self.saved_jobs()[job.key].update(spec=job.spec(), book=job.book, samples=job.samples)
         if job.since is not None:
@@ -513,6 +515,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         if not isinstance(failure.value, ApiRequestError):
             return
         self.crawler.stats.inc_value("ali1688/shop/detail_failed")
+        self.note_gone(kwargs["listing"]["product_id"], failure.value.error)
         logger.warning("Detail of %s failed (%s); emitting its list entry", kwargs["listing"]["product_id"],
                        failure.value.error.describe())
         yield self.finish(self.job(kwargs["key"], failure.request.meta), kwargs["listing"])

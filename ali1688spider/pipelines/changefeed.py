@@ -1,0 +1,100 @@
+"""The change feed of the SQL pipeline: committed changes become ``ProductChange`` items and
+stats, and a crawl's complete shop listings decide which stored products are gone.
+
+Changes reach their listeners through the ``change_recorded`` signal, never ``item_scraped``:
+they count in no product figure and stay out of a plain ``-O products.jsonl`` (feeds take them
+when ``item_classes`` names ``ProductChange``). A product counts as ``removed`` only when a
+listing of its whole shop was complete (every product the platform counts was listed and
+delivered; in distributed mode, by all workers together, once the shared crawl is done), or when
+its detail answered that it does not exist. A partial, budget-cut or ``since=`` listing
+proves nothing about the products it did not return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ali1688spider.changes import change_recorded, offer_gone
+from ali1688spider.items import ProductChange
+from ali1688spider.reporting.ledger import COMPLETE, judge, ledger_for
+from ali1688spider.reporting.shared import SharedLedger
+from ali1688spider.storage.records import price_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+STATS_PREFIX = "ali1688/changes/"
+
+
+@dataclass(frozen=True)
+class CompleteListing:
+    """A shop whose whole listing this crawl holds: what the stored products are checked against."""
+
+    target: str
+    column: str
+    value: str
+    listed: frozenset[str]
+
+
+def change_item(row: Mapping[str, Any]) -> ProductChange:
+    """The feed item of a committed ``product_changes`` row."""
+    values = {name: row.get(name) for name in ProductChange.fields}
+    values["detected_at"] = row["detected_at"].astimezone().isoformat()
+    values["change_pct"] = price_text(row.get("change_pct"))
+    return ProductChange(values)
+
+
+class ChangeFeed:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.ledger = ledger_for(crawler)
+        self.shared = SharedLedger.for_crawler(crawler, crawler.spidercls.name)
+        self.counts: Counter[str] = Counter()
+        #: Products whose detail answered that they do not exist.
+        self.gone: set[str] = set()
+        crawler.signals.connect(self.offer_gone, signal=offer_gone)
+
+    def offer_gone(self, product_id: str) -> None:
+        self.gone.add(product_id)
+
+    def publish(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Count and send the changes of a committed transaction."""
+        for row in rows:
+            item = change_item(row)
+            self.counts[item["kind"]] += 1
+            self.crawler.stats.inc_value(STATS_PREFIX + item["kind"])
+            self.crawler.signals.send_catch_log(
+                change_recorded, change=item, target=self.ledger.target_of(item["product_id"])
+            )
+
+    def complete_listings(self) -> Iterator[CompleteListing]:
+        """The whole-shop targets whose listing is complete; a line for each that is not."""
+        for target in self.ledger.targets.values():
+            if target.scope is None:
+                continue
+            if self.shared is not None:
+                if not self.shared.crawl_done():
+                    logger.info("No removals judged for %s: other workers are still crawling it", target.target)
+                    continue
+                verdict, listed = judge(*self.shared.figures(target), 1.0), None
+            else:
+                verdict, listed = target.verdict(1.0), target.listed
+            if verdict != COMPLETE:
+                logger.info("No removals recorded for %s: its listing is %s, which proves nothing "
+                            "about the products it did not return", target.target, verdict)
+                continue
+            if listed is None:
+                listed = self.shared.listed_ids(target)
+            yield CompleteListing(target.target, *target.scope, frozenset(listed))
+
+    def close(self) -> None:
+        if self.counts:
+            logger.info("Changes recorded: %s", ", ".join(f"{kind} {n}" for kind, n in sorted(self.counts.items())))
+        if self.shared is not None:
+            self.shared.close()

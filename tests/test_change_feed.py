@@ -1,0 +1,137 @@
+"""A monitoring user's story: crawl a shop into a database, let the sandbox reprice, delist and
+empty some of its products, crawl again — and get exactly those changes: in the database, in a
+``ProductChange`` feed, in stats and in ``ali1688 report changes``; never a removal from a
+listing that was not complete."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from helpers import CLI, REPO
+
+from ali1688spider.sandbox.process import crawl_environment
+
+FAST = {"ALI1688_QPS": "500"}
+CHANGES_FEED = "changes.jsonl"
+
+
+def crawl_shop(crawl, sandbox, db_url, seller, tmp_path, *, settings=None, **args):
+    feeds = {str(tmp_path / CHANGES_FEED): {"format": "jsonlines", "overwrite": True,
+                                            "item_classes": ["ali1688spider.items.ProductChange"]}}
+    return crawl(
+        "shop",
+        args={"seller_open_id": seller, "details": "1", **args},
+        env=sandbox.env(ALI1688_DB_URL=db_url, **FAST),
+        settings={"FEEDS": json.dumps(feeds), **(settings or {})},
+    )
+
+
+def feed(tmp_path) -> list[dict]:
+    path = tmp_path / CHANGES_FEED
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def report(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "report", "changes", "--db", db_url, *args], cwd=REPO,
+                          env=crawl_environment(), capture_output=True, text=True, timeout=60)
+
+
+def test_a_repriced_shop_gives_exactly_its_price_changes(sandbox_factory, crawl, db_url, tmp_path):
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(100)
+    seller = shop["seller_open_id"]
+    first = crawl_shop(crawl, sandbox, db_url, seller, tmp_path)
+    assert first.returncode == 0, first.log[-3000:]
+    assert first.stats["ali1688/changes/new"] == shop["products"]
+    first_run = first.stats["ali1688/db/run_id"]  # (the next crawl writes the same stats file)
+
+    repriced = set(sandbox.post("/sandbox/reprice", {"seller_open_id": seller, "fraction": 0.1, "seed": 3})["changed"])
+    second = crawl_shop(crawl, sandbox, db_url, seller, tmp_path)
+    assert second.returncode == 0, second.log[-3000:]
+    changes = feed(tmp_path)
+    assert {c["product_id"] for c in changes} == repriced
+    assert {c["kind"] for c in changes} == {"price"} and len(changes) == len(repriced)
+    assert second.stats["ali1688/changes/price"] == len(repriced)
+    assert all(c["run_id"] == second.stats["ali1688/db/run_id"] and c["change_pct"] for c in changes)
+    # The plain product feed holds products only.
+    assert len(second.items) == shop["products"] and all("kind" not in item for item in second.items)
+
+    listed = report(db_url, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line) for line in listed.stdout.splitlines()] == changes
+    table = report(db_url, "--kind", "new", "--run", str(first_run))
+    assert f"{shop['products']} change(s) (new {shop['products']})" in table.stdout
+
+
+def test_delisted_and_emptied_products_are_found_and_nothing_else(sandbox_factory, crawl, db_url, tmp_path):
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(100)
+    seller = shop["seller_open_id"]
+    assert crawl_shop(crawl, sandbox, db_url, seller, tmp_path).returncode == 0
+
+    delisted = set(sandbox.post("/sandbox/delist", {"seller_open_id": seller, "fraction": 0.05, "seed": 1})["changed"])
+    emptied = set(sandbox.post("/sandbox/restock", {"seller_open_id": seller, "fraction": 0.05, "seed": 2,
+                                                    "stock": 0})["changed"])
+    second = crawl_shop(crawl, sandbox, db_url, seller, tmp_path)
+    assert second.returncode == 0, second.log[-3000:]
+    changes = feed(tmp_path)
+    by_kind: dict[str, set[str]] = {}
+    for change in changes:
+        if change["sku_id"] is None:
+            by_kind.setdefault(change["kind"], set()).add(change["product_id"])
+    assert by_kind.pop("removed") == delisted
+    # A product that was already out of stock cannot run out again.
+    assert by_kind.pop("out_of_stock") <= emptied and emptied - delisted
+    assert not by_kind, by_kind
+    sku_changes = [c for c in changes if c["sku_id"] is not None]
+    assert {c["kind"] for c in sku_changes} <= {"out_of_stock"}
+    assert {c["product_id"] for c in sku_changes} <= emptied
+
+    # Crawled again unchanged: nothing new, nothing removed twice.
+    third = crawl_shop(crawl, sandbox, db_url, seller, tmp_path)
+    assert third.returncode == 0 and feed(tmp_path) == []
+
+
+def test_a_crawl_cut_short_records_no_removal(sandbox_factory, crawl, db_url, tmp_path):
+    sandbox = sandbox_factory("--qps", "0")
+    seller = sandbox.shop(100)["seller_open_id"]
+    assert crawl_shop(crawl, sandbox, db_url, seller, tmp_path).returncode == 0
+    sandbox.post("/sandbox/delist", {"seller_open_id": seller, "fraction": 0.1, "seed": 1})
+
+    cut = crawl_shop(crawl, sandbox, db_url, seller, tmp_path, settings={"ALI1688_MAX_REQUESTS": "20"})
+    assert cut.stats["finish_reason"] == "ali1688_budget_spent", cut.log[-3000:]
+    assert "No removals recorded for seller_open_id=" in cut.log
+    assert [c for c in feed(tmp_path) if c["kind"] == "removed"] == []
+    assert "ali1688/changes/removed" not in cut.stats
+
+
+def test_a_product_whose_detail_is_gone_is_removed(sandbox_factory, crawl, db_url, tmp_path):
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(100)
+    ids = sandbox.ids(shop)[:6]
+    env = sandbox.env(ALI1688_DB_URL=db_url, **FAST)
+    assert crawl("product", args={"ids": ",".join(ids)}, env=env).returncode == 0
+    delisted = sandbox.post("/sandbox/delist", {"seller_open_id": shop["seller_open_id"], "fraction": 0.5, "seed": 4})
+    gone = sorted(set(delisted["changed"]) & set(ids))
+    assert gone, "the seed delists none of the crawled products"
+
+    again = crawl("product", args={"ids": ",".join(ids)}, env=env)
+    assert again.stats["ali1688/changes/removed"] == len(gone), again.log[-3000:]
+    removed = report(db_url, "--kind", "removed", "--json")
+    assert sorted(json.loads(line)["product_id"] for line in removed.stdout.splitlines()) == gone
+
+
+def test_report_changes_says_what_to_fix(tmp_path, sandbox, crawl):
+    missing = report(f"sqlite:///{tmp_path / 'none.db'}")
+    assert missing.returncode == 1 and "no database file" in missing.stderr
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    assert crawl("product", args={"ids": sandbox.ids(sandbox.shop(100))[0]},
+                 env=sandbox.env(ALI1688_DB_URL=url, **FAST)).returncode == 0
+    assert "has no crawl run 7" in report(url, "--run", "7").stderr
+    bad = report(url, "--run", "latest")
+    assert bad.returncode == 2 and "'latest' is not a crawl run id" in bad.stderr
+    kind = report(url, "--kind", "price_drop")
+    assert kind.returncode == 2 and "invalid choice: 'price_drop'" in kind.stderr
+    empty = report(url, "--kind", "price")
+    assert empty.returncode == 0 and "No changes recorded by crawl run 1." in empty.stdout

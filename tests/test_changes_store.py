@@ -1,0 +1,166 @@
+"""Change detection in the crawl database (SQLite and a real PostgreSQL): what each kind of
+change records, what is not a change, removals, and the migration of a version-1 database."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import MetaData, Table, select, text
+
+from ali1688spider.changes import KINDS
+from ali1688spider.storage import schema
+from ali1688spider.storage.records import product_record
+from ali1688spider.storage.store import Store
+from tests.product_samples import SAMPLE
+
+T0 = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
+LATER = "2026-02-01T00:00:00+00:00"
+
+
+@pytest.fixture
+def store(db_url):
+    store = Store(db_url)
+    store.open()
+    yield store
+    store.close()
+
+
+def changes_of(store: Store) -> list[dict]:
+    table = schema.product_changes
+    with store.engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(select(table).order_by(table.c.id))]
+
+
+def kinds(changes, *fields: str) -> list[tuple]:
+    """The changes as sorted tuples of *fields* (None sorts first)."""
+    return sorted((tuple(c[f] for f in fields) for c in changes), key=lambda t: [("" if v is None else str(v)) for v in t])
+
+
+def stored_then(store, make_product, first: dict, then: dict):
+    """Store a product, then the same product with *then* changed; the second batch's changes."""
+    store.write(store.start_run("shop", T0), [product_record(make_product(**first))])
+    later = make_product(**{**first, **then, "crawled_at": LATER})
+    return store.write(store.start_run("shop", T0), [product_record(later)]).changes
+
+
+def test_a_first_sighting_is_new_and_a_repeat_is_no_change(store, make_product):
+    run = store.start_run("shop", T0)
+    first = store.write(run, [product_record(make_product())]).changes
+    assert [(c["kind"], c["new"]["price_min"], c["new"]["stock"]) for c in first] == [("new", "72.92", 3746)]
+    again = store.write(store.start_run("shop", T0), [product_record(make_product(crawled_at=LATER))])
+    assert again.changes == [] and again.unchanged == 1
+    assert len(changes_of(store)) == 1
+
+
+def test_a_price_change_records_old_new_and_percent(store, make_product):
+    changes = stored_then(store, make_product, {}, {"price_min": "65.628", "price_max": "104.3"})
+    assert len(changes) == 1
+    change = changes[0]
+    assert change["kind"] == "price"
+    assert change["old"] == {"price_min": "72.92", "price_max": "104.3"}
+    assert change["new"] == {"price_min": "65.628", "price_max": "104.3"}
+    assert change["change_pct"] == "-10"
+    stored = changes_of(store)[-1]
+    assert stored["change_pct"] == Decimal("-10") and stored["detected_at"] == datetime.fromisoformat(LATER)
+
+
+def test_stock_kinds_at_product_and_sku_level(store, make_product):
+    skus = copy.deepcopy(SAMPLE["skus"])
+    for sku in skus:
+        sku["stock"] = 0
+    changes = stored_then(store, make_product, {}, {"stock": 0, "skus": skus})
+    assert kinds(changes, "kind", "sku_id", "old", "new") == [
+        ("out_of_stock", None, 3746, 0),
+        ("out_of_stock", "4142928772436", 302, 0),
+        ("out_of_stock", "4910490746659", 3444, 0),
+    ]
+    back = store.write(store.start_run("shop", T0), [product_record(make_product(crawled_at="2026-03-01T00:00:00+00:00"))])
+    assert kinds(back.changes, "kind", "sku_id") == [
+        ("back_in_stock", None), ("back_in_stock", "4142928772436"), ("back_in_stock", "4910490746659"),
+    ]
+    moved = store.write(store.start_run("shop", T0), [product_record(make_product(stock=10, crawled_at="2026-04-01T00:00:00+00:00"))])
+    assert [(c["kind"], c["old"], c["new"]) for c in moved.changes] == [("stock", 3746, 10)]
+
+
+def test_skus_added_and_removed_title_and_status(store, make_product):
+    skus = [copy.deepcopy(SAMPLE["skus"][0]), {**SAMPLE["skus"][1], "sku_id": "4999999999999"}]
+    changes = stored_then(store, make_product, {}, {"skus": skus, "title": "新标题", "status": "expired"})
+    assert kinds(changes, "kind", "sku_id") == [
+        ("sku_added", "4999999999999"), ("sku_removed", "4910490746659"), ("status", None), ("title", None),
+    ]
+    by_kind = {c["kind"]: c for c in changes}
+    assert by_kind["sku_removed"]["old"]["stock"] == 3444 and by_kind["sku_added"]["new"]["price"] == "81.75"
+    assert (by_kind["title"]["old"], by_kind["status"]["new"]) == ("现货加厚四件套一件代发", "expired")
+    assert {c["title"] for c in changes} == {"新标题"}
+
+
+def test_what_a_listing_entry_does_not_know_is_no_change(store, make_product):
+    """A search/listing entry carries no stock, SKUs or tiers: none of them 'changed'."""
+    changes = stored_then(store, make_product, {}, {"stock": None, "skus": None, "price_tiers": None, "sales": 3})
+    assert changes == []
+
+
+def test_removal_only_of_absent_products_and_a_relisting(store, make_product):
+    ids = [str(610000000000 + i) for i in range(4)]
+    run = store.start_run("shop", T0)
+    store.write(run, [product_record(make_product(product_id=i)) for i in ids])
+    removed = store.remove_absent(run, column="seller_open_id", value=SAMPLE["seller_open_id"],
+                                  listed=set(ids[:3]), at=T0 + timedelta(hours=1))
+    assert [(c["kind"], c["product_id"], c["old"]["price_min"]) for c in removed] == [("removed", ids[3], "72.92")]
+    # A second complete listing without it records nothing new.
+    assert store.remove_absent(run, column="seller_open_id", value=SAMPLE["seller_open_id"],
+                               listed=set(ids[:3]), at=T0) == []
+    back = store.write(store.start_run("shop", T0), [product_record(make_product(product_id=ids[3], crawled_at=LATER))])
+    assert [(c["kind"], c["old"], c["new"]) for c in back.changes] == [("status", "removed", "published")]
+    with store.engine.connect() as connection:
+        row = connection.execute(select(schema.products).where(schema.products.c.product_id == ids[3])).one()
+    assert row.removed_at is None and row.removed_run_id is None
+    gone = store.remove_gone(run, [ids[0], "699999999999"], T0)
+    assert [(c["kind"], c["product_id"]) for c in gone] == [("removed", ids[0])]
+
+
+def test_detection_can_be_switched_off(db_url, make_product):
+    store = Store(db_url, detect_changes=False)
+    store.open()
+    try:
+        changes = stored_then(store, make_product, {}, {"price_min": "1"})
+        assert changes == [] and changes_of(store) == []
+    finally:
+        store.close()
+
+
+def test_every_kind_is_declared():
+    assert set(KINDS) == {"new", "removed", "price", "out_of_stock", "back_in_stock", "stock",
+                          "sku_added", "sku_removed", "title", "status"}
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_data(db_url, make_product):
+    """Build a version-1 database (today's tables without the version-2 parts), store into it
+    the old way, then open it with this version: the data stays, changes are recorded."""
+    store = Store(db_url)
+    version_1 = MetaData()
+    for table in schema.metadata.sorted_tables:
+        if table is schema.products:
+            Table(table.name, version_1, *(c._copy() for c in table.columns if not c.name.startswith("removed_")))
+        elif table is not schema.product_changes:
+            table.to_metadata(version_1)
+    with store.engine.begin() as connection:
+        version_1.create_all(connection)
+        connection.execute(schema.schema_version.insert(), {"version": 1, "applied_at": T0})
+        connection.execute(schema.crawl_runs.insert(), {"spider": "shop", "started_at": T0})
+        connection.execute(text(
+            "INSERT INTO products (product_id, seller_open_id, title, price_min, price_max, stock) "
+            "VALUES ('610000000001', 's', 't', 5, 6, 3)"
+        ))
+    assert store.open() == 2
+    with store.engine.connect() as connection:
+        versions = [r.version for r in connection.execute(select(schema.schema_version.c.version))]
+    assert sorted(versions) == [1, 2]
+    record = product_record(make_product(product_id="610000000001", seller_open_id="s", title="t",
+                                         price_min="4", price_max="6", stock=3, skus=None, price_tiers=None))
+    changes = store.write(store.start_run("shop", T0), [record]).changes
+    assert [(c["kind"], c["change_pct"]) for c in changes] == [("price", "-20")]
+    store.close()
