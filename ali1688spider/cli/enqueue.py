@@ -4,12 +4,16 @@ The arguments are what ``scrapy crawl SPIDER -a key=value…`` takes; they are c
 spider's own rules first, then pushed as one JSON seed onto the spider's Redis list, where
 the next free worker (``scrapy crawl SPIDER`` with ``ALI1688_REDIS_URL`` set) takes it.
 A path argument (``ids_file=…``) must exist on the workers too.
+
+``ali1688 enqueue --watchlist FILE`` queues every entry of a watchlist as one seed of the
+``watch`` spider (checked first, all or none queued).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from ali1688spider.cli.errors import CommandError
 
@@ -17,13 +21,17 @@ HELP = "queue one job (spider arguments) for the workers of a distributed crawl 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spider", metavar="SPIDER", help="spider name (product, shop, …)")
+    parser.add_argument("spider", metavar="SPIDER", nargs="?", help="spider name (product, shop, …)")
     parser.add_argument(
         "args", metavar="KEY=VALUE", nargs="*", help="spider arguments, as given to -a"
     )
     parser.add_argument(
         "--redis-url", default=None,
         help="Redis of the crawl (default: ALI1688_REDIS_URL from the project settings or environment)",
+    )
+    parser.add_argument(
+        "--watchlist", metavar="FILE", type=Path,
+        help="queue every entry of this TOML watchlist as a job of the watch spider",
     )
     parser.add_argument(
         "--fresh", action="store_true",
@@ -72,15 +80,20 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if url is None:
         raise CommandError("no Redis to queue into: set ALI1688_REDIS_URL or give --redis-url")
+    if args.watchlist is not None:
+        if args.args or args.spider not in (None, "watch"):
+            raise CommandError("--watchlist queues jobs of the watch spider: give no other spider or arguments")
+        args.spider = "watch"
+    elif args.spider is None:
+        raise CommandError("name the SPIDER to queue a job for, or give --watchlist FILE")
     try:
         spidercls = get_spider_loader(settings).load(args.spider)
     except KeyError:
         raise CommandError(f"no spider named {args.spider!r}") from None
     if not hasattr(spidercls, "requests_for"):
         raise CommandError(f"spider {args.spider!r} takes no seeds")
-    raw = parse_pairs(args.args)
     try:
-        spidercls.check_arguments(raw)
+        seeds = _seeds(spidercls, args)
     except SpiderArgumentError as exc:
         raise CommandError(str(exc)) from None
     prefix = key_prefix(settings)
@@ -91,11 +104,26 @@ def run(args: argparse.Namespace) -> int:
             if args.fresh:
                 queue = requests_key(prefix, spidercls.name)
                 pipe.delete(key, queue, *lease_keys(queue), dupefilter_key(prefix, spidercls.name))
-            pipe.rpush(key, encode_seed(raw))
+            pipe.rpush(key, *(encode_seed(seed) for seed in seeds))
             waiting = pipe.execute()[-1]
     except redis.RedisError as exc:
         raise CommandError(f"cannot queue into {url_without_password(url)}: {type(exc).__name__}: {exc}") from None
     finally:
         client.close()
-    print(f"queued a {spidercls.name} job in {key} ({waiting} waiting)")
+    jobs = "a job" if len(seeds) == 1 else f"{len(seeds)} jobs"
+    print(f"queued {jobs} of {spidercls.name} in {key} ({waiting} waiting)")
     return 0
+
+
+def _seeds(spidercls: type, args: argparse.Namespace) -> list[dict[str, str]]:
+    """The checked seeds to queue: the KEY=VALUE job, or one per watchlist entry."""
+    if args.watchlist is None:
+        raw = parse_pairs(args.args)
+        spidercls.check_arguments(raw)
+        return [raw]
+    from ali1688spider.spiders.watch import check_rules
+    from ali1688spider.spiders.watchlist import load_watchlist
+
+    if not args.watchlist.is_file():
+        raise CommandError(f"--watchlist: no such file {args.watchlist}")
+    return [{"entry": entry.to_seed()} for entry in load_watchlist(args.watchlist, check_rules=check_rules)]

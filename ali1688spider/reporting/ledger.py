@@ -161,6 +161,8 @@ class CompletenessLedger:
     def __init__(self) -> None:
         self.targets: dict[str, TargetLedger] = {}
         self._owner: dict[str, TargetLedger] = {}
+        #: Products of targets without a ledger (a watchlist's searches and id lists).
+        self._tags: dict[str, str] = {}
 
     def open(self, key: str, *, spider: str, target: str) -> TargetLedger:
         ledger = self.targets.get(key)
@@ -194,10 +196,14 @@ class CompletenessLedger:
             ledger.note_emitted(item)
         return ledger
 
+    def tag(self, product_id: str, key: str) -> None:
+        """*product_id* was asked for by the target *key*, which keeps no ledger."""
+        self._tags.setdefault(product_id, key)
+
     def target_of(self, product_id: str) -> str | None:
-        """The key of the target that listed *product_id* (None: none did)."""
+        """The key of the target that listed (or asked for) *product_id*; None: none did."""
         ledger = self._owner.get(product_id)
-        return None if ledger is None else ledger.key
+        return self._tags.get(product_id) if ledger is None else ledger.key
 
     def expected_total(self) -> int | None:
         totals = [t.official_total for t in self.targets.values() if t.official_total is not None]

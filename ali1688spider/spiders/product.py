@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.api.urls import parse_offer_id
 from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.items import Product
+from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.spiders.arguments import (
     Argument,
     SpiderArgumentError,
@@ -41,7 +42,36 @@ def read_ids_file(path: Path) -> list[str]:
     return ids
 
 
-class ProductSpider(Ali1688Spider):
+class ProductDetails(Ali1688Spider):
+    """Detail calls for given offer ids; a *target* (a watchlist entry) is noted on each, so
+    that the change feed knows whose alert rules apply."""
+
+    def product_requests(self, ids: list[str], *, target: str | None = None) -> Iterator[Request]:
+        for offer_id in dict.fromkeys(ids):
+            self.asked += 1
+            if target is not None:
+                ledger_for(self.crawler).tag(offer_id, target)
+            yield self.detail_request(
+                offer_id,
+                callback=self.parse_product_detail,
+                errback=self.product_detail_failed,
+                cb_kwargs={"offer_id": offer_id},
+            )
+
+    def product_detail_failed(self, failure: Failure) -> None:
+        """A product whose detail failed for good (the middleware logged why)."""
+        if isinstance(failure.value, ApiRequestError) and not failure.value.closes_crawl:
+            offer_id = failure.request.cb_kwargs["offer_id"]
+            self.failed.append(offer_id)
+            self.note_gone(offer_id, failure.value.error)
+
+    def parse_product_detail(self, response: Response, offer_id: str) -> Iterator[Product]:
+        product = self.detail_product(response)
+        product["crawled_at"] = self.now_iso()
+        yield Product(product)
+
+
+class ProductSpider(ProductDetails):
     """Yields one ``Product`` with SKUs, tiered prices, MOQ and stock per requested offer."""
 
     name = "product"
@@ -64,19 +94,4 @@ class ProductSpider(Ali1688Spider):
                 raise SpiderArgumentError(f"argument ids_file of spider 'product': {exc}") from None
 
     def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
-        ids = list(args["ids"] or []) + list(args.get("ids_file_ids", []))
-        for offer_id in dict.fromkeys(ids):
-            self.asked += 1
-            yield self.detail_request(offer_id, errback=self.detail_failed, cb_kwargs={"offer_id": offer_id})
-
-    def detail_failed(self, failure: Failure) -> None:
-        """A product whose detail failed for good (the middleware logged why)."""
-        if isinstance(failure.value, ApiRequestError) and not failure.value.closes_crawl:
-            offer_id = failure.request.cb_kwargs["offer_id"]
-            self.failed.append(offer_id)
-            self.note_gone(offer_id, failure.value.error)
-
-    def parse_detail(self, response: Response, offer_id: str) -> Iterator[Product]:
-        product = self.detail_product(response)
-        product["crawled_at"] = self.now_iso()
-        yield Product(product)
+        return self.product_requests(list(args["ids"] or []) + list(args.get("ids_file_ids", [])))

@@ -15,6 +15,7 @@ from ali1688spider.api.catalogue import SEARCH_API
 from ali1688spider.api.normalize import normalize_product
 from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.items import Product
+from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.spiders.arguments import (
     Argument,
     SpiderArgumentError,
@@ -71,34 +72,12 @@ def sort_param(sort: tuple[str, str]) -> str:
     return json.dumps({key: way}, separators=(",", ":"))
 
 
-class SearchSpider(Ali1688Spider):
-    """Yields the products a keyword search finds: list entries, or full details (``details=1``)."""
+class SearchResults(Ali1688Spider):
+    """The calls of one keyword search (parsed arguments *args*): result pages one after
+    another, and details. An ``args["target"]`` (a watchlist entry) is noted on each product
+    the search yields, so that the change feed knows whose alert rules apply."""
 
-    name = "search"
-    asked_for = "result pages"
-    arguments = {
-        "keyword": Argument(as_text, "the words to search for, e.g. 饼干"),
-        "price_min": Argument(as_price, "a price in yuan such as 10 or 9.50"),
-        "price_max": Argument(as_price, "a price in yuan such as 10 or 9.50"),
-        "category_id": Argument(as_positive_int, "a 1688 category id (see the categories spider)"),
-        "sort": Argument(parse_sort, f"one of {SORT_CHOICES}"),
-        "max_pages": Argument(as_positive_int, "a number of result pages > 0"),
-        "details": Argument(as_bool, "1 to fetch each result's full detail, 0 not to", False),
-    }
-
-    @classmethod
-    def check_combination(cls, values: dict[str, Any]) -> None:
-        if values["keyword"] is None:
-            raise SpiderArgumentError(
-                "spider 'search' needs -a keyword=WORDS (e.g. -a keyword=饼干)"
-            )
-        low, high = values["price_min"], values["price_max"]
-        if low is not None and high is not None and low > high:
-            raise SpiderArgumentError(
-                f"spider 'search': price_min={low} is above price_max={high}; swap them"
-            )
-
-    def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
+    def search_requests(self, args: dict[str, Any]) -> Iterator[Request]:
         yield self.page_request(args, 1)
 
     def query(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -139,8 +118,12 @@ class SearchSpider(Ali1688Spider):
             product, anomalies = normalize_product(SEARCH_API, entry)
             self.count_anomalies(anomalies)
             stats.inc_value("ali1688/search/results")
+            if args.get("target") and product["product_id"]:
+                ledger_for(self.crawler).tag(product["product_id"], args["target"])
             if args["details"] and product["product_id"]:
-                yield self.detail_request(product["product_id"], cb_kwargs={"listing": product})
+                yield self.detail_request(
+                    product["product_id"], callback=self.parse_search_detail, cb_kwargs={"listing": product}
+                )
             elif not args["details"]:
                 product["crawled_at"] = self.now_iso()
                 yield Product(product)
@@ -151,7 +134,7 @@ class SearchSpider(Ali1688Spider):
         else:
             self.note_end(args, answer, cap)
 
-    def parse_detail(self, response: Response, listing: dict[str, Any]) -> Iterator[Product]:
+    def parse_search_detail(self, response: Response, listing: dict[str, Any]) -> Iterator[Product]:
         """The full detail, completed by the search entry (the detail has no modification date)."""
         product = self.detail_product(response, listing)
         product["crawled_at"] = self.now_iso()
@@ -183,3 +166,34 @@ class SearchSpider(Ali1688Spider):
             "Search %r: page %d failed (%s); the results after it are missing",
             kwargs["args"]["keyword"], kwargs["page"], error.describe(),
         )
+
+
+class SearchSpider(SearchResults):
+    """Yields the products a keyword search finds: list entries, or full details (``details=1``)."""
+
+    name = "search"
+    asked_for = "result pages"
+    arguments = {
+        "keyword": Argument(as_text, "the words to search for, e.g. 饼干"),
+        "price_min": Argument(as_price, "a price in yuan such as 10 or 9.50"),
+        "price_max": Argument(as_price, "a price in yuan such as 10 or 9.50"),
+        "category_id": Argument(as_positive_int, "a 1688 category id (see the categories spider)"),
+        "sort": Argument(parse_sort, f"one of {SORT_CHOICES}"),
+        "max_pages": Argument(as_positive_int, "a number of result pages > 0"),
+        "details": Argument(as_bool, "1 to fetch each result's full detail, 0 not to", False),
+    }
+
+    @classmethod
+    def check_combination(cls, values: dict[str, Any]) -> None:
+        if values["keyword"] is None:
+            raise SpiderArgumentError(
+                "spider 'search' needs -a keyword=WORDS (e.g. -a keyword=饼干)"
+            )
+        low, high = values["price_min"], values["price_max"]
+        if low is not None and high is not None and low > high:
+            raise SpiderArgumentError(
+                f"spider 'search': price_min={low} is above price_max={high}; swap them"
+            )
+
+    def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
+        return self.search_requests(args)

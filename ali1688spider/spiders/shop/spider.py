@@ -171,7 +171,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         its ledger, and its listing's slices, which the queued pages of a split need)."""
         saved = saved or {}
         ledger = saved.get("ledger")
-        args = {name: None for name in self.arguments}
+        args = {name: None for name in ShopSpider.arguments}
         args.update(own=False, incremental=False, details=spec["details"])
         if ledger is not None:
             self.ledger.adopt(ledger)

@@ -1,0 +1,124 @@
+"""The ``watch`` spider: every shop, search and product list of a watchlist in one crawl.
+
+``scrapy crawl watch -a watchlist=FILE`` (see ``watchlist`` for the file). Shops are crawled
+as the shop spider crawls them (split past the paging cap, one crawl report each, removals
+judged from complete listings); searches and id lists as their spiders do, with a small report
+each. Each entry's ``alert`` rules apply to the changes of its products. In distributed mode
+``ali1688 enqueue --watchlist FILE`` queues one seed per entry (``-a entry=JSON``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from ali1688spider.alerts import parse_rules
+from ali1688spider.config import get_str
+from ali1688spider.files import write_json_atomically
+from ali1688spider.items import Product
+from ali1688spider.reporting.ledger import ledger_for, now_iso
+from ali1688spider.reporting.pipeline import report_path
+from ali1688spider.spiders.arguments import Argument, SpiderArgumentError, as_existing_file
+from ali1688spider.spiders.product import ProductDetails
+from ali1688spider.spiders.search import SearchResults
+from ali1688spider.spiders.shop.spider import ShopSpider
+from ali1688spider.spiders.watchlist import check_entry, entry_from_seed, load_watchlist, target_key
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from scrapy import Request
+
+    from ali1688spider.spiders.watchlist import WatchEntry
+
+logger = logging.getLogger(__name__)
+
+
+def check_rules(text: str) -> object:
+    return parse_rules(text, source="alert")
+
+
+class WatchSpider(ShopSpider, SearchResults, ProductDetails):
+    """Yields the products of every entry of a watchlist."""
+
+    name = "watch"
+    asked_for = "calls"
+    arguments = {
+        "watchlist": Argument(as_existing_file, "a TOML watchlist file"),
+        "entry": Argument(entry_from_seed, "one watchlist entry as JSON (what `ali1688 enqueue --watchlist` queues)"),
+    }
+
+    @classmethod
+    def check_combination(cls, values: dict[str, Any]) -> None:
+        if (values["watchlist"] is None) == (values["entry"] is None):
+            raise SpiderArgumentError("spider 'watch' needs -a watchlist=FILE (a TOML watchlist)")
+        if values["watchlist"] is not None:
+            values["entries"] = load_watchlist(values["watchlist"], check_rules=check_rules)
+        else:
+            check_entry(values["entry"])
+            values["entries"] = [values["entry"]]
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
+        return spider
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        #: Target key -> its entry's alert rules (read by the alerts extension).
+        self.alert_rules: dict[str, str] = {}
+        #: Searches' and id lists' targets -> what was asked for (None: a search) and delivered.
+        self.lists: dict[str, int | None] = {}
+        self.list_delivered: Counter[str] = Counter()
+        self.started = dt.datetime.now(dt.timezone.utc)
+
+    def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
+        for entry in args["entries"]:
+            yield from self.entry_requests(entry)
+
+    def entry_requests(self, entry: WatchEntry) -> Iterator[Request]:
+        values = check_entry(entry)
+        target = target_key(entry, values)
+        if entry.alert is not None:
+            self.alert_rules[target] = entry.alert
+        logger.info("Watching %s: %s", entry.where, target)
+        if entry.kind == "shop":
+            yield from ShopSpider.requests_for(self, values)
+        elif entry.kind == "search":
+            self.lists[target] = None
+            yield from self.search_requests({**values, "target": target})
+        else:
+            ids = list(dict.fromkeys([*(values["ids"] or []), *values.get("ids_file_ids", [])]))
+            self.lists[target] = len(ids)
+            yield from self.product_requests(ids, target=target)
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, Product):
+            target = ledger_for(self.crawler).target_of(item.get("product_id"))
+            if target in self.lists:
+                self.list_delivered[target] += 1
+
+    def closed(self, reason: str) -> None:
+        """Shops have their crawl reports; write one for each search and id list too."""
+        super().closed(reason)
+        template = get_str(self.crawler.settings, "ALI1688_REPORT_FILE") or ""
+        for target, asked in self.lists.items():
+            delivered = self.list_delivered[target]
+            report = {
+                "spider": self.name,
+                "target": target,
+                "asked": asked,
+                "delivered": delivered,
+                "verdict": None if asked is None else "complete" if delivered >= asked else "incomplete",
+                "started_at": self.started.astimezone().isoformat(timespec="seconds"),
+                "finished_at": now_iso(),
+            }
+            path = report_path(template, spider=self.name, started=self.started, target=target)
+            write_json_atomically(path, report)
+            logger.info("Watch report of %s: %d product(s) delivered%s -> %s", target, delivered,
+                        "" if asked is None else f" of {asked}", path)
