@@ -269,7 +269,7 @@ def test_command_prints_its_json_line_serves_and_stops_on_sigterm():
 def test_command_rejects_bad_options():
     completed = subprocess.run(
         [sys.executable, "-m", "ali1688spider.sandbox", "--port", "0", "--fail-5xx", "1.5"],
-        capture_output=True, text=True, cwd=REPO, timeout=30,
+        capture_output=True, text=True, cwd=REPO, timeout=30, check=False,
     )
     assert completed.returncode == 2
     assert "--fail-5xx" in completed.stderr
@@ -719,3 +719,187 @@ def test_reprice_changes_prices_and_modify_times_of_the_share(make_sandbox):
     again = make_sandbox(shops=(50, 96)).control(
         "reprice", {"fraction": 0.2, "seed": 3, "seller_open_id": target["seller_open_id"]})
     assert again["changed"] == changed
+
+
+# -- delist and restock, on a sandbox subprocess as outside scripts drive them ----------------
+
+@pytest.fixture
+def start_client(sandbox_factory):
+    """``start_client(*cli_args)``: a Client of a new ``ali1688 sandbox`` subprocess (small shops)."""
+
+    def start(*args: str) -> Client:
+        return Client(sandbox_factory("--qps", "0", "--shops", ",".join(map(str, SMALL_SHOPS)),
+                                      *args).info)
+
+    return start
+
+
+def every_page(fetch, size: int) -> list[dict[str, Any]]:
+    """Every ``data[]`` entry of a paged fenxiao listing; *fetch(page, size)* answers one page."""
+    entries, page = [], 1
+    while True:
+        result = fetch(page, size)
+        entries += result["data"]
+        if page >= result["totalPage"]:
+            return entries
+        page += 1
+
+
+def keyword_page(client: Client, word: str, page: int, size: int) -> dict[str, Any]:
+    query = {"keyword": word, "beginPage": page, "pageSize": size, "country": "en"}
+    return client.ok("product.search.keywordQuery", {"offerQueryParam": query})["result"]["result"]
+
+
+def test_delist_takes_products_off_every_listing_count_and_detail(start_client):
+    client = start_client()
+    shops = client.truth("shops")
+    target = next(s for s in shops if s["products"] == 640)
+    assert target["owner"]  # so alibaba.product.getList lists this shop too
+    open_id = target["seller_open_id"]
+    ids = client.truth(f"shops/{open_id}/ids")
+    titles = {str(e["offerId"]): e["subject"] for s in shops for e in every_page(
+        lambda page, size, s=s: client.seller_page(s["seller_open_id"], page, size), 50)}
+
+    changed = client.control("delist", {"seller_open_id": open_id, "fraction": 0.05, "seed": 4})["changed"]
+    assert len(changed) == round(640 * 0.05) == len(set(changed))
+    assert changed == [i for i in ids if i in set(changed)]  # in position order
+    kept = [i for i in ids if i not in set(changed)]
+
+    entry = next(s for s in client.truth("shops") if s["seller_open_id"] == open_id)
+    assert entry["products"] == len(kept) and entry["sample_offer_id"] in kept
+    assert client.truth(f"shops/{open_id}/ids") == kept
+    listed = every_page(lambda page, size: client.seller_page(open_id, page, size), 50)
+    assert [str(e["offerId"]) for e in listed] == kept
+    assert client.seller_page(open_id, size=1)["totalRecords"] == len(kept)
+    assert sum(client.seller_page(open_id, categoryId=int(c), size=1)["totalRecords"]
+               for c in entry["category_ids"]) == len(kept)
+
+    own, page = [], 1
+    while True:
+        answer = client.ok("alibaba.product.getList", {"pageNo": page, "pageSize": 30})
+        assert answer["count"] == len(kept)
+        own += [str(p["productID"]) for p in answer["productInfos"]]
+        if not answer["productInfos"]:
+            break
+        page += 1
+    assert own == kept
+
+    word = titles[changed[0]]
+    found = every_page(lambda page, size: keyword_page(client, word, page, size), 50)
+    expected = {i for i, title in titles.items() if word.lower() in title.lower()} - set(changed)
+    assert {str(e["offerId"]) for e in found} == expected
+    assert keyword_page(client, word, 1, 1)["totalRecords"] == len(expected)
+
+    missing = 999999999999
+    fenxiao_missing = client.detail(missing)
+    classic_missing = client.ok("alibaba.product.get", {"productID": missing, "webSite": "1688"})
+    for offer_id in changed[:3]:
+        def as_missing(answer: Any, offer_id: str = offer_id) -> Any:
+            return json.loads(json.dumps(answer, ensure_ascii=False).replace(str(missing), offer_id))
+
+        assert client.detail(offer_id) == as_missing(fenxiao_missing)
+        assert client.detail(offer_id)["message"] == f"商品[{offer_id}]不存在"
+        for api in ("alibaba.product.get", "alibaba.product.simple.get"):
+            assert client.ok(api, {"productID": offer_id, "webSite": "1688"}) == as_missing(classic_missing)
+        gone = client.http.get(f"{client.base_url}/sandbox/products/{offer_id}", timeout=30)
+        assert (gone.status_code, gone.json()) == (404, {"error": f"no product {offer_id}"})
+    assert client.truth("stats")["errors"]["business.not_found"] == 2 + 3 * 4
+    assert client.detail(kept[0])["success"] is True
+
+    again = client.control("delist", {"seller_open_id": open_id, "fraction": 0.05, "seed": 4})["changed"]
+    assert len(again) == round(len(kept) * 0.05) and set(again) <= set(kept)  # only listed ones
+
+
+def test_restock_sets_the_sku_stocks_and_bumps_the_modification_time(start_client):
+    client = start_client()
+    target = client.shop(96)
+    open_id = target["seller_open_id"]
+    before = {i: client.truth(f"products/{i}") for i in client.truth(f"shops/{open_id}/ids")}
+
+    changed = client.control("restock", {"seller_open_id": open_id, "fraction": 0.5, "seed": 2,
+                                         "stock": 7})["changed"]
+    assert len(changed) == 48 and changed == [i for i in before if i in set(changed)]
+    assert any(before[i]["skus"] for i in changed) and any(not before[i]["skus"] for i in changed)
+    listing = {str(e["offerId"]): e for e in every_page(
+        lambda page, size: client.seller_page(open_id, page, size), 50)}
+    for offer_id, old in before.items():
+        new = client.truth(f"products/{offer_id}")
+        if offer_id not in changed:
+            assert new == old
+            continue
+        skus = len(old["skus"])
+        assert [s["stock"] for s in new["skus"]] == [7] * skus
+        assert new["stock"] == (7 * skus if skus else 7)
+        assert new["modified_at"] > old["modified_at"]
+        assert {**new, "stock": old["stock"], "skus": old["skus"], "modified_at": old["modified_at"]} == old
+        modified = datetime.fromisoformat(new["modified_at"]).strftime("%Y-%m-%d %H:%M:%S")
+        assert listing[offer_id]["modifyDate"] == modified
+
+    with_skus = next(i for i in changed if before[i]["skus"])
+    detail = client.detail(with_skus)["result"]
+    assert [s["amountOnSale"] for s in detail["productSkuInfos"]] == [7] * len(before[with_skus]["skus"])
+    assert detail["productSaleInfo"]["amountOnSale"] == 7 * len(before[with_skus]["skus"])
+    product = client.ok("alibaba.product.get", {"productID": with_skus, "webSite": "1688"})["productInfo"]
+    assert {s["amountOnSale"] for s in product["skuInfos"]} == {7}
+    without = next(i for i in changed if not before[i]["skus"])
+    assert client.detail(without)["result"]["productSaleInfo"]["amountOnSale"] == 7
+
+    # The stock is the shop's, not the offer cache's: a reprice (which empties that cache)
+    # keeps it, and a second restock sets it again, to 0 (out of stock).
+    client.control("reprice", {"seller_open_id": open_id, "fraction": 1.0, "seed": 1})
+    assert client.truth(f"products/{with_skus}")["stock"] == 7 * len(before[with_skus]["skus"])
+    out = client.control("restock", {"seller_open_id": open_id, "fraction": 1.0, "stock": 0})["changed"]
+    assert out == list(before)
+    assert all(client.truth(f"products/{i}")["stock"] == 0 for i in changed[:5])
+
+
+def test_delist_and_restock_draw_listed_products_by_seed(start_client):
+    first, second = start_client(), start_client()
+    small = first.shop(50)["seller_open_id"]
+    for client in (first, second):
+        client.control("delist", {"seller_open_id": small, "fraction": 0.2, "seed": 5})
+    assert first.truth(f"shops/{small}/ids") == second.truth(f"shops/{small}/ids")
+    kept = first.truth(f"shops/{small}/ids")
+    assert len(kept) == 40
+
+    restocked = [c.control("restock", {"seller_open_id": small, "fraction": 1.0, "seed": 5, "stock": 3})
+                 for c in (first, second)]
+    assert restocked[0] == restocked[1] and restocked[0]["changed"] == kept
+
+    everywhere = [c.control("delist", {"seed": 9}) for c in (first, second)]
+    assert everywhere[0] == everywhere[1]
+    assert len(everywhere[0]["changed"]) == round(40 * 0.02) + round(96 * 0.02) + round(640 * 0.02)
+    other = first.control("delist", {"seed": 10})["changed"]
+    assert other and not set(other) & set(everywhere[0]["changed"])  # only still-listed ones
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "status", "message"),
+    [
+        ("reprice", b"[1, 2]", 400, "the body must be a JSON object"),
+        ("delist", b"not json", 400, "the body is not JSON"),
+        ("delist", {"fraction": 1.5}, 400, "fraction must be a number between 0 and 1, got 1.5"),
+        ("reprice", {"fraction": -0.1}, 400, "fraction must be a number between 0 and 1"),
+        ("restock", {"fraction": "0.5", "stock": 1}, 400, "fraction must be a number"),
+        ("delist", {"fraction": True}, 400, "fraction must be a number"),
+        ("delist", {"seed": "x"}, 400, "seed must be an integer, got 'x'"),
+        ("reprice", {"seed": 1.5}, 400, "seed must be an integer"),
+        ("delist", {"fractoin": 0.1}, 400, "unknown field(s) 'fractoin'; known: seller_open_id, fraction, seed"),
+        ("reprice", {"stock": 3}, 400, "unknown field(s) 'stock'"),
+        ("delist", {"seller_open_id": 42}, 400, "seller_open_id must be a shop's seller_open_id"),
+        ("restock", {"seller_open_id": "nope", "stock": 1}, 404, "no shop with seller_open_id 'nope'"),
+        ("reprice", {"seller_open_id": "nope"}, 404, "no shop with seller_open_id 'nope'"),
+        ("restock", {}, 400, "stock is required"),
+        ("restock", {"stock": -1}, 400, "stock must be an integer between 0 and 2147483647, got -1"),
+        ("restock", {"stock": 2**31}, 400, "stock must be an integer between 0 and 2147483647"),
+        ("restock", {"stock": "5"}, 400, "stock must be an integer, got '5'"),
+        ("restock", {"stock": 1.5}, 400, "stock must be an integer"),
+    ],
+)
+def test_bad_change_bodies_are_clear_errors_and_change_nothing(client, endpoint, body, status, message):
+    shops = client.truth("shops")
+    options = {"data": body} if isinstance(body, bytes) else {"json": body}
+    answer = client.http.post(f"{client.base_url}/sandbox/{endpoint}", timeout=30, **options)
+    assert answer.status_code == status
+    assert answer.json()["error"].startswith(message)
+    assert client.truth("shops") == shops

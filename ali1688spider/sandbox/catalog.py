@@ -1,10 +1,12 @@
-"""The deterministic synthetic catalogue: shops, their products, listing filters, repricing.
+"""The deterministic synthetic catalogue: shops, their products, listing filters, and the
+changes tests make (reprice, delist, restock).
 
 Per shop only compact arrays are kept (leaf category, lowest price, dates, sales), built on
 the shop's first use; everything else about a product is computed on demand (``products``),
-so a 100,000-product shop costs a few megabytes and nothing at start. Offer ids are a seeded
-affine permutation of a running product number: they look random, are unique across shops
-and map back in O(1).
+so a 100,000-product shop costs a few megabytes and nothing at start. The changes add to that
+only what they touch: a set of delisted positions and a dict of restocked ones. Offer ids are
+a seeded affine permutation of a running product number: they look random, are unique across
+shops and map back in O(1).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ali1688spider.sandbox.products import (
     Scramble,
     image_path,
     offer_hash,
+    restocked,
     title_of,
 )
 from ali1688spider.sandbox.timefmt import CHINA
@@ -44,7 +47,7 @@ from ali1688spider.sandbox.words import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ class ShopData:
     repurchase: array      # percent
     by_leaf: dict[int, array]
     titles: list[str] | None = None   # lower-cased, built on the first keyword filter
+    delisted: set[int] = field(default_factory=set)      # positions taken off the shop (delist)
+    stock: dict[int, int] = field(default_factory=dict)  # position -> stock of each SKU (restock)
 
 
 @dataclass
@@ -190,13 +195,29 @@ class Catalog:
         logger.debug("Generated %d products of shop %s", n, shop.seller_open_id)
         return ShopData(leaf, price, created, modified, month_sold, repurchase, by_leaf)
 
+    def listed(self, shop: Shop, positions: Sequence[int] | None = None) -> Sequence[int]:
+        """*positions* (default: all of *shop*'s, in the default order) without the delisted ones.
+
+        A shop that never had a product delisted is not even generated for this.
+        """
+        if positions is None:
+            positions = range(shop.size)
+        delisted = shop.data.delisted if shop.data is not None else None
+        if not delisted:
+            return positions
+        return [i for i in positions if i not in delisted]
+
     def shop_ids(self, shop: Shop) -> list[str]:
         forward = self.offer_ids.forward
-        return [str(OFFER_BASE + forward(shop.key_base + i)) for i in range(shop.size)]
+        return [str(OFFER_BASE + forward(shop.key_base + i)) for i in self.listed(shop)]
 
     def shop_categories(self, shop: Shop) -> list[int]:
+        """The leaf categories *shop* has listed products in."""
         data = self.shop_data(shop)
-        return sorted(self.tree.leaves[g].category_id for g in data.by_leaf)
+        leaves: Iterable[int] = data.by_leaf
+        if data.delisted:
+            leaves = [g for g, positions in data.by_leaf.items() if self.listed(shop, positions)]
+        return sorted(self.tree.leaves[g].category_id for g in leaves)
 
     # -- products --------------------------------------------------------------------------
 
@@ -204,14 +225,17 @@ class Catalog:
         return OFFER_BASE + self.offer_ids.forward(shop.key_base + index)
 
     def locate(self, offer_id: int) -> tuple[Shop, int] | None:
-        """The shop and position of *offer_id*, or None when no such product exists."""
+        """The shop and position of *offer_id*, or None when no such product exists (never
+        did, or was delisted: the APIs answer both alike)."""
         if not OFFER_BASE <= offer_id < OFFER_BASE + OFFER_RANGE:
             return None
         key = self.offer_ids.backward(offer_id - OFFER_BASE)
         if key >= self.total:
             return None
-        shop = self.shops[bisect_right(self.key_bases, key) - 1]
-        return shop, key - shop.key_base
+        shop, index = self.locate_key(key)
+        if shop.data is not None and index in shop.data.delisted:
+            return None
+        return shop, index
 
     def locate_key(self, key: int) -> tuple[Shop, int]:
         shop = self.shops[bisect_right(self.key_bases, key) - 1]
@@ -240,13 +264,16 @@ class Catalog:
         )
 
     def offer(self, shop: Shop, index: int) -> Offer:
-        """The full product (cached; the cache is cleared when prices change)."""
+        """The full product (cached; the cache is cleared when products change)."""
         key = shop.key_base + index
         cached = self._offers.get(key)
         if cached is not None:
             self._offers.move_to_end(key)
             return cached
         offer = self.products.build(self.brief(shop, index))
+        stock = self.shop_data(shop).stock.get(index)
+        if stock is not None:
+            offer = restocked(offer, stock)
         self._offers[key] = offer
         if len(self._offers) > OFFER_CACHE_SIZE:
             self._offers.popitem(last=False)
@@ -278,9 +305,10 @@ class Catalog:
         indices: Sequence[int]
         if flt.category_ids is not None:
             leaves = {g for cid in flt.category_ids for g in self._leaves_of(cid)}
-            indices = sorted(chain.from_iterable(data.by_leaf[g] for g in leaves if g in data.by_leaf))
+            indices = self.listed(shop, sorted(
+                chain.from_iterable(data.by_leaf[g] for g in leaves if g in data.by_leaf)))
         else:
-            indices = range(shop.size)
+            indices = self.listed(shop)
         if flt.price_min is not None or flt.price_max is not None:
             low = MIN_PRICE if flt.price_min is None else flt.price_min
             high = MAX_PRICE if flt.price_max is None else flt.price_max
@@ -338,17 +366,46 @@ class Catalog:
 
     def reprice(self, fraction: float, seed: int, shop: Shop | None, now: int) -> list[str]:
         """Change the lowest price of *fraction* of the products and bump their modify time."""
-        rnd = random.Random(f"reprice:{seed}")
+        def reprice(data: ShopData, i: int, rnd: random.Random) -> None:
+            old = data.price[i]
+            new = min(MAX_PRICE, max(MIN_PRICE, round(old * rnd.uniform(0.8, 1.25))))
+            data.price[i] = new if new != old else (old + 1 if old < MAX_PRICE else old - 1)
+            _touch(data, i, now)
+
+        return self._change("reprice", fraction, seed, shop, reprice)
+
+    def delist(self, fraction: float, seed: int, shop: Shop | None) -> list[str]:
+        """Take *fraction* of the products off their shop: gone from every listing and count,
+        and their details answer as a missing product's do."""
+        return self._change("delist", fraction, seed, shop, lambda data, i, _: data.delisted.add(i))
+
+    def restock(self, fraction: float, seed: int, shop: Shop | None, now: int, stock: int) -> list[str]:
+        """Set the stock of every SKU of *fraction* of the products to *stock* (a product
+        without SKUs: its own stock) and bump their modify time."""
+        def restock(data: ShopData, i: int, _: random.Random) -> None:
+            data.stock[i] = stock
+            _touch(data, i, now)
+
+        return self._change("restock", fraction, seed, shop, restock)
+
+    def _change(self, kind: str, fraction: float, seed: int, shop: Shop | None,
+                change: Callable[[ShopData, int, random.Random], None]) -> list[str]:
+        """Apply *change* to *fraction* of the listed products of *shop* (else of every shop),
+        drawn by *seed* (the same seed on the same catalogue draws the same products); returns
+        their ids, shop by shop, in position order."""
+        rnd = random.Random(f"{kind}:{seed}")
         changed: list[str] = []
         for target in [shop] if shop is not None else self.shops:
             data = self.shop_data(target)
-            count = round(target.size * fraction)
-            for i in sorted(rnd.sample(range(target.size), count)):
-                old = data.price[i]
-                new = min(MAX_PRICE, max(MIN_PRICE, round(old * rnd.uniform(0.8, 1.25))))
-                data.price[i] = new if new != old else (old + 1 if old < MAX_PRICE else old - 1)
-                data.modified[i] = max(now, data.modified[i] + 1)
+            listed = self.listed(target)
+            for i in sorted(rnd.sample(listed, round(len(listed) * fraction))):
+                change(data, i, rnd)
                 changed.append(str(self.offer_id(target, i)))
         self._filters.clear()
         self._offers.clear()
         return changed
+
+
+def _touch(data: ShopData, index: int, now: int) -> None:
+    """A changed product's modification time moves forward, even within one second."""
+    data.modified[index] = max(now, data.modified[index] + 1)

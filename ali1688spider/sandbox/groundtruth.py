@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ali1688spider.sandbox.messages import BadRequest, json_reply
 from ali1688spider.sandbox.timefmt import CHINA
@@ -19,6 +19,22 @@ if TYPE_CHECKING:
     from ali1688spider.sandbox.gateway import Gateway
     from ali1688spider.sandbox.messages import Reply, Request
     from ali1688spider.sandbox.options import SandboxOptions
+
+
+#: The fields every change endpoint (reprice, delist, restock) takes.
+CHANGE_FIELDS = ("seller_open_id", "fraction", "seed")
+REPRICE_FRACTION = 0.05
+DELIST_FRACTION = RESTOCK_FRACTION = 0.02
+#: ``amountOnSale`` is a Java Integer in the APIs (reference §6.4).
+MAX_STOCK = 2**31 - 1
+
+
+class Share(NamedTuple):
+    """Which products a change endpoint changes: a share of one shop's, or of every shop's."""
+
+    shop: Shop | None      # None: every shop
+    fraction: float
+    seed: int
 
 
 def iso(epoch: int) -> str:
@@ -51,6 +67,10 @@ class GroundTruth:
                     return json_reply(self.gateway.stats.snapshot(self.gateway.quota.used))
                 case ("POST", "reprice"):
                     return json_reply(self.reprice(_body(request)))
+                case ("POST", "delist"):
+                    return json_reply(self.delist(_body(request)))
+                case ("POST", "restock"):
+                    return json_reply(self.restock(_body(request)))
                 case ("POST", "expire-tokens"):
                     return json_reply({"expired": self.gateway.tokens.expire_all(time.time())})
                 case ("POST", "faults"):
@@ -70,6 +90,7 @@ class GroundTruth:
 
     def shop_entry(self, shop: Shop) -> dict[str, Any]:
         categories = self.catalog.shop_categories(shop)
+        listed = self.catalog.listed(shop)
         return {
             "seller_open_id": shop.seller_open_id,
             "member_id": shop.member_id,
@@ -79,10 +100,10 @@ class GroundTruth:
             "shop_url": shop.shop_url,
             "name": shop.name,
             "company_name": shop.company_name,
-            "products": shop.size,
+            "products": len(listed),
             "categories": len(categories),
             "category_ids": [str(c) for c in categories],
-            "sample_offer_id": str(self.catalog.offer_id(shop, 0)),
+            "sample_offer_id": str(self.catalog.offer_id(shop, listed[0])) if listed else None,
             "owner": shop is self.catalog.owner,
         }
 
@@ -119,12 +140,54 @@ class GroundTruth:
         }
 
     def reprice(self, payload: dict[str, Any]) -> dict[str, Any]:
-        fraction = float(payload.get("fraction", 0.05))
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError("fraction must be between 0 and 1")
-        shop = self._shop(payload["seller_open_id"]) if payload.get("seller_open_id") else None
-        changed = self.catalog.reprice(fraction, int(payload.get("seed", 0)), shop, int(time.time()))
-        return {"changed": changed}
+        shop, fraction, seed = self.share(payload, REPRICE_FRACTION)
+        return {"changed": self.catalog.reprice(fraction, seed, shop, int(time.time()))}
+
+    def delist(self, payload: dict[str, Any]) -> dict[str, Any]:
+        shop, fraction, seed = self.share(payload, DELIST_FRACTION)
+        return {"changed": self.catalog.delist(fraction, seed, shop)}
+
+    def restock(self, payload: dict[str, Any]) -> dict[str, Any]:
+        stock = _integer(payload, "stock", minimum=0, maximum=MAX_STOCK)
+        shop, fraction, seed = self.share(payload, RESTOCK_FRACTION, also=("stock",))
+        return {"changed": self.catalog.restock(fraction, seed, shop, int(time.time()), stock)}
+
+    def share(self, payload: dict[str, Any], fraction: float, *, also: tuple[str, ...] = ()) -> Share:
+        """The fields of a change endpoint's body that every one of them takes (*also*: the
+        endpoint's own ones, checked by it); a null field is an absent one."""
+        known = (*CHANGE_FIELDS, *also)
+        unknown = sorted(set(payload) - set(known))
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(known)}")
+        open_id = payload.get("seller_open_id")
+        if open_id is not None and not (isinstance(open_id, str) and open_id):
+            raise BadRequest("seller_open_id must be a shop's seller_open_id (a string); "
+                             "leave it out for every shop")
+        value = payload.get("fraction")
+        if value is None:
+            value = fraction
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise BadRequest(f"fraction must be a number between 0 and 1, got {value!r}")
+        seed = _integer(payload, "seed", default=0)
+        return Share(self._shop(open_id) if open_id is not None else None, float(value), seed)
+
+
+def _integer(payload: dict[str, Any], name: str, *, default: int | None = None,
+             minimum: int | None = None, maximum: int | None = None) -> int:
+    """Field *name* of *payload*, a JSON integer (*default* when absent; without one it is
+    required)."""
+    value = payload.get(name)
+    if value is None:
+        if default is None:
+            raise BadRequest(f"{name} is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be an integer, got {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise BadRequest(f"{name} must be an integer {bounds}, got {value}")
+    return value
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 A product's fields beyond its shop's arrays (title, images, SKUs, tiers, MOQ …) are derived
 from a hash of (seed, offer id), so they cost nothing until asked for and only change with
-the product's lowest price (``/sandbox/reprice``), from which every price is derived.
+the product's lowest price (``/sandbox/reprice``), from which every price is derived, and
+with a stock set by ``/sandbox/restock`` (``restocked``).
 """
 
 from __future__ import annotations
@@ -128,6 +129,14 @@ def title_of(bits: int, leaf: Category) -> Word:
 def image_path(bits: int, user_id: str) -> str:
     """A relative image path in 1688's current form (the seller's user id after ``!!``)."""
     return f"img/ibank/O1CN01{token(bits, 22)}_!!{user_id}-0-cib.jpg"
+
+
+def restocked(offer: Offer, stock: int) -> Offer:
+    """*offer* with every SKU's stock set to *stock*. The product's stock is the sum of its
+    SKUs' (as the crawler's normalizer computes it), so *stock* times the number of SKUs, or
+    *stock* itself for a product without SKUs."""
+    skus = tuple(replace(sku, stock=stock) for sku in offer.skus)
+    return replace(offer, skus=skus, stock=stock * len(skus) if skus else stock)
 
 
 class ProductFactory:
