@@ -111,7 +111,8 @@ def test_a_product_whose_detail_is_gone_is_removed(sandbox_factory, crawl, db_ur
     shop = sandbox.shop(100)
     ids = sandbox.ids(shop)[:6]
     env = sandbox.env(ALI1688_DB_URL=db_url, **FAST)
-    assert crawl("product", args={"ids": ",".join(ids)}, env=env).returncode == 0
+    first = crawl("product", args={"ids": ",".join(ids)}, env=env)
+    assert first.returncode == 0 and first.stats["ali1688/changes/new"] == len(ids), first.log[-3000:]
     delisted = sandbox.post("/sandbox/delist", {"seller_open_id": shop["seller_open_id"], "fraction": 0.5, "seed": 4})
     gone = sorted(set(delisted["changed"]) & set(ids))
     assert gone, "the seed delists none of the crawled products"

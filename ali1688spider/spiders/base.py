@@ -100,12 +100,11 @@ class Ali1688Spider(scrapy.Spider):
         """The business payload of a successful API answer, whatever its envelope."""
         return unwrap_result(response.json())
 
-    def detail_request(self, offer_id: str, **kwargs: Any) -> scrapy.Request:
+    def detail_request(self, offer_id: str, *, callback: Any, **kwargs: Any) -> scrapy.Request:
         """One detail call for *offer_id* (the detail API also names the offer's seller,
-        reference §6.4); *kwargs* go to ``api_request`` (callback defaults to ``parse_detail``)."""
+        reference §6.4) answered to *callback*; *kwargs* go to ``api_request``."""
         params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
-        kwargs.setdefault("callback", self.parse_detail)
-        return self.api_request(DETAIL_API, params, **kwargs)
+        return self.api_request(DETAIL_API, params, callback=callback, **kwargs)
 
     def note_gone(self, offer_id: str, error: ApiError) -> None:
         """A detail that answered "does not exist": the offer is offline or deleted."""

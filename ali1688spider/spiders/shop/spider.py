@@ -499,6 +499,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
     def shop_detail_request(self, job: ShopJob, listing: dict[str, Any]) -> Request:
         return self.detail_request(
             listing["product_id"],
+            callback=self.parse_detail,
             errback=self.detail_failed,
             cb_kwargs={"key": job.key, "listing": listing},
             meta={JOB_META_KEY: job.spec()},
