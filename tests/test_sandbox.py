@@ -841,6 +841,8 @@ def test_restock_sets_the_sku_stocks_and_bumps_the_modification_time(start_clien
     assert detail["productSaleInfo"]["amountOnSale"] == 7 * len(before[with_skus]["skus"])
     product = client.ok("alibaba.product.get", {"productID": with_skus, "webSite": "1688"})["productInfo"]
     assert {s["amountOnSale"] for s in product["skuInfos"]} == {7}
+    modified = datetime.fromisoformat(client.truth(f"products/{with_skus}")["modified_at"])
+    assert product["lastUpdateTime"] == modified.strftime("%Y%m%d%H%M%S") + "000+0800"
     without = next(i for i in changed if not before[i]["skus"])
     assert client.detail(without)["result"]["productSaleInfo"]["amountOnSale"] == 7
 

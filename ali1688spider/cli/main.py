@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except CommandError as exc:
         print(f"ali1688 {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return exc.status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -19,6 +19,7 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ali1688spider.cli import chart
 from ali1688spider.cli.errors import CommandError
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 HELP = "reports from the crawl database: `prices` (price history, --chart), `changes` (the change feed)"
 CHART_PRODUCTS = 8
 TITLE_WIDTH = 30
+CHART_TITLE_WIDTH = 24
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +147,8 @@ def open_database(url: str | None) -> Engine:
 def run_prices(args: argparse.Namespace) -> int:
     from ali1688spider.storage.queries import most_changed, price_history
 
+    if args.chart:
+        chart.require_matplotlib()
     engine = open_database(args.db)
     try:
         with engine.connect() as connection:
@@ -271,53 +275,13 @@ def write_chart(connection: Connection, path: Path, product_ids: list[str], sinc
     """
     from ali1688spider.storage.queries import last_observation, price_history
 
-    try:
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise CommandError("--chart needs matplotlib: pip install 'ali1688spider[chart]'") from None
-    series = _chart_series(price_history(connection, product_ids=product_ids) if product_ids else [], since)
+    points = price_history(connection, product_ids=product_ids) if product_ids else []
+    series = chart.price_series(points, since)
     if not series:
         raise CommandError("no price history to chart (crawl the products at least once)")
-    end = last_observation(connection).astimezone()
-    # Figure without pyplot: no GUI backend is ever needed.
-    figure = Figure(figsize=(11, 6), dpi=110, layout="constrained")
-    axes = figure.add_subplot()
-    for product_id, points in series.items():
-        times = [moment for moment, _ in points]
-        prices = [price for _, price in points]
-        changes = len(points) - 1
-        line, = axes.step(
-            [*times, end], [*prices, prices[-1]], where="post", linewidth=2,
-            label=f"{product_id} ({changes} change{'s' if changes != 1 else ''})",
-        )
-        axes.plot(times, prices, "o", color=line.get_color())
-    locator = AutoDateLocator()
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    axes.set_title("Lowest price per product over time" + (f" since {since:%Y-%m-%d %H:%M}" if since else ""))
-    axes.set_xlabel("observed (local time)")
-    axes.set_ylabel("lowest price (CNY)")
-    axes.grid(True, alpha=0.3)
-    axes.legend(title="product", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    titles = {point.product_id: _truncate(point.title, CHART_TITLE_WIDTH) for point in points if point.title}
+    chart.write_chart(path, series, titles, end=last_observation(connection).astimezone(), since=since)
     return len(series)
-
-
-def _chart_series(points: list[PricePoint], since: datetime | None) -> dict[str, list[tuple[datetime, float]]]:
-    """Per product, (time, lowest price) steps from *since* on, opened by the price then in effect."""
-    series: dict[str, list[tuple[datetime, float]]] = {}
-    for point in points:
-        if point.price_min is None:
-            continue
-        steps = series.setdefault(point.product_id, [])
-        moment = point.observed_at.astimezone()
-        if since is not None and moment < since:
-            steps[:] = [(since, float(point.price_min))]
-        else:
-            steps.append((moment, float(point.price_min)))
-    return series
 
 
 def _local(moment: datetime) -> str:
