@@ -1,0 +1,112 @@
+"""Watchlists: one ``scrapy crawl watch`` over the shops, searches and ids of a TOML file, a
+report per target, per-entry alert rules; wrong files stop before any call with one line; the
+same file seeds a distributed run through ``ali1688 enqueue --watchlist``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_distributed import enqueue, run_workers
+
+FAST = {"ALI1688_QPS": "500"}
+
+
+def write_watchlist(tmp_path, text: str):
+    path = tmp_path / "watch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def watchlist_of(sandbox) -> tuple[str, dict, list[str]]:
+    shop = sandbox.shop(60)
+    other = sandbox.shop(100)
+    ids = sandbox.ids(other)[:3]
+    text = f'''
+alert = "price_drop:5"
+
+[[shop]]
+seller_open_id = "{shop['seller_open_id']}"
+details = true
+alert = ["removed", "new"]
+
+[[search]]
+keyword = "饼干"
+max_pages = 1
+
+[[products]]
+name = "favourites"
+ids = {json.dumps(ids)}
+'''
+    return text, shop, ids
+
+
+def reports(tmp_path) -> dict[str, dict]:
+    found = {}
+    for path in (tmp_path / "reports").glob("*.json"):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        found[report["target"]] = report
+    return found
+
+
+def test_one_crawl_watches_every_entry_with_a_report_each(sandbox, crawl, tmp_path):
+    text, shop, ids = watchlist_of(sandbox)
+    result = crawl("watch", args={"watchlist": str(write_watchlist(tmp_path, text))},
+                   env=sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'w.db'}", **FAST))
+    assert result.returncode == 0, result.log[-3000:]
+    found = {item["product_id"] for item in result.items}
+    assert set(sandbox.ids(shop)) <= found and set(ids) <= found
+    by_target = reports(tmp_path)
+    shop_report = by_target[f"seller_open_id={shop['seller_open_id']}"]
+    assert shop_report["verdict"] == "complete" and shop_report["delivered"] == shop["products"]
+    assert by_target["products:favourites"]["delivered"] == 3
+    assert by_target["products:favourites"]["verdict"] == "complete"
+    search = next(r for key, r in by_target.items() if key.startswith("search:"))
+    assert search["target"] == "search:keyword=饼干 max_pages=1" and search["delivered"] > 0
+    assert result.stats["ali1688/changes/new"] == len(found)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[shop]]\nseller_id = "x"\n', "[[shop]] #1: unknown key(s) seller_id; a [[shop]] entry takes: alert, details,"),
+        ('[[products]]\nids = ["12ab"]\n', "[[products]] #1: argument ids='12ab' of spider 'product'"),
+        ('[[search]]\nkeyword = "a"\nalert = "price_drop:abc"\n', "[[search]] #1: alert: 'price_drop:abc' needs"),
+        ('alert = "sometimes"\n[[search]]\nkeyword = "a"\n', "alert: 'sometimes' is not a rule"),
+        ('[shop]\nseller_open_id = "x"\n', "write [[shop]] (an array of tables), not [shop]"),
+        ('shops = 1\n', "unknown key(s) shops; it takes alert"),
+        ('[[search]]\nkeyword = "a"\n[[search]]\nkeyword = "a"\n', "[[search]] #2 watches search:keyword=a again"),
+        ('', "names nothing to watch"),
+        ('[[shop\n', "is not valid TOML"),
+        ('[[shop]]\ndetails = true\n', "[[shop]] #1: spider 'shop' needs exactly one of"),
+    ],
+)
+def test_a_wrong_watchlist_stops_before_any_call(sandbox_factory, crawl, tmp_path, text, message):
+    sandbox = sandbox_factory("--qps", "0")
+    path = write_watchlist(tmp_path, text)
+    result = crawl("watch", args={"watchlist": str(path)}, env=sandbox.env(**FAST))
+    assert result.returncode == 2, result.log[-2000:]
+    assert message in result.log and f"watchlist {path}" in result.log
+    assert "Traceback" not in result.log
+    assert sandbox.stats()["total_calls"] == 0
+
+
+def test_enqueue_watchlist_seeds_a_distributed_run(tmp_path, sandbox_factory, redis_url):
+    sandbox = sandbox_factory("--qps", "0")
+    text, shop, ids = watchlist_of(sandbox)
+    env = sandbox.env(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="2", **FAST)
+    path = write_watchlist(tmp_path, text)
+    queued = enqueue(env, "--watchlist", str(path))
+    assert queued.returncode == 0, queued.stderr
+    assert "queued 3 jobs of watch in ali1688:watch:seeds" in queued.stdout
+    results = run_workers(tmp_path, 2, "watch", {}, env)
+    for result in results:
+        assert result.returncode == 0, result.log[-3000:]
+    found = {item["product_id"] for result in results for item in result.items}
+    assert set(sandbox.ids(shop)) <= found and set(ids) <= found
+    assert sum(r.stats.get("ali1688/seeds/taken", 0) for r in results) == 3
+
+    bad = write_watchlist(tmp_path, '[[products]]\nids = ["x"]\n')
+    refused = enqueue(env, "--watchlist", str(bad))
+    assert refused.returncode == 1 and "[[products]] #1" in refused.stderr
+    assert "queued" not in refused.stdout
