@@ -165,6 +165,25 @@ SETTINGS: tuple[Setting, ...] = (
             "the defaults ``categories=3d,details=1h,listings=1h,own=0``. ``own`` is the "
             "authorizing seller's own catalogue and account, whose answers depend on the "
             "token, which no cache key names."),
+    # Alerts on the change feed
+    Setting("ALI1688_ALERT_RULES", None,
+            "Which recorded changes are alerts: a comma list of ``price_drop:PCT`` (a price "
+            "change whose lowest price fell by PCT percent or more), ``price_rise:PCT``, "
+            "``out_of_stock``, ``back_in_stock`` (SKU-level ones too), ``removed`` and ``new``; "
+            "e.g. ``price_drop:5,out_of_stock``. A spider's ``alert_rules`` (target key -> "
+            "rules) replace them for its targets. The matches are summed up in one line at "
+            "the end, and posted to ``ALI1688_ALERT_WEBHOOK`` when set."),
+    Setting("ALI1688_ALERT_WEBHOOK", None,
+            "An ``http://`` or ``https://`` URL that gets, at the end of a crawl, one JSON POST "
+            "per target with matching changes: ``{\"spider\", \"target\", \"run_id\", "
+            "\"changes\": [...]}``. Retried on network errors, timeouts, 5xx and 429 answers "
+            "(4 attempts); a failed delivery is logged and counted, and never fails the crawl. "
+            "Logs show only its scheme, host and port."),
+    Setting("ALI1688_ALERT_BACKOFF", 1.0,
+            "Seconds before the first retry of a webhook POST; each later retry waits twice "
+            "as long (1, 2, 4 s)."),
+    Setting("ALI1688_ALERT_TIMEOUT", 10.0,
+            "Seconds a webhook POST waits to connect, and for each read of the answer."),
 )
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 

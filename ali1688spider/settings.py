@@ -52,6 +52,9 @@ EXTENSIONS = {
     "scrapy.extensions.feedexport.FeedExporter": None,
     "ali1688spider.extensions.feeds.CheckedFeedExporter": 0,
     "ali1688spider.reporting.progress.Progress": 120,
+    # Off (NotConfigured) unless ALI1688_ALERT_RULES or ALI1688_ALERT_WEBHOOK is set, or the
+    # spider declares per-target alert_rules.
+    "ali1688spider.extensions.alerts.Alerts": 800,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
     # Off (NotConfigured) without JOBDIR. After SpiderState (0): its marker goes on a clean
     # close only once spider.state has been written.

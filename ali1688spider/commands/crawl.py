@@ -21,6 +21,7 @@ from ali1688spider.closing import FAILURE_REASONS
 from ali1688spider.config import ConfigError, misspelt_settings
 from ali1688spider.distributed.addon import check_redis
 from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.extensions.alerts import alert_settings
 from ali1688spider.extensions.feeds import feed_not_stored
 from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.session import check_settings
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 #: crawl starts so that a bad value is one line and exit 2, not a traceback mid-start.
 SETTING_CHECKS = (
     check_settings, check_cache_settings, report_settings, progress_interval, check_jobdir,
-    check_redis,
+    check_redis, alert_settings,
 )
 
 

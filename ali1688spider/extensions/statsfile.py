@@ -1,4 +1,9 @@
-"""Writes the crawl's final stats as JSON to ``ALI1688_STATS_FILE`` (for monitors and tests)."""
+"""Writes the crawl's final stats as JSON to ``ALI1688_STATS_FILE`` (for monitors and tests).
+
+The file is written when the engine stops, once every ``spider_closed`` handler has finished:
+handlers run side by side, and some go on after the signal (the alerts' webhook deliveries
+count ``ali1688/alerts/…`` when they are done).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ class StatsFile:
     def __init__(self, crawler: Crawler, path: Path):
         self.crawler = crawler
         self.path = path
+        self.reason: str | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -30,6 +37,12 @@ class StatsFile:
         return cls(crawler, Path(path))
 
     def spider_closed(self, reason: str) -> None:
+        self.reason = reason
+
+    def engine_stopped(self) -> None:
+        if self.reason is None:
+            # The spider never opened: there is no crawl to report.
+            return
         stats = dict(self.crawler.stats.get_stats())
-        stats.setdefault("finish_reason", reason)
+        stats.setdefault("finish_reason", self.reason)
         write_json_atomically(self.path, stats)

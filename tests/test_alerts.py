@@ -1,0 +1,395 @@
+"""Alerts on the change feed: which changes match ``ALI1688_ALERT_RULES``, and what reaches
+``ALI1688_ALERT_WEBHOOK``.
+
+The rules are unit tests; the webhook is a real HTTP receiver in a thread of the test process,
+and the crawls are real ``scrapy crawl`` runs against the sandbox. Until the SQL pipeline's
+change detection sends ``change_recorded`` for real changes, a test-only pipeline
+(``tests/change_signals.py``) sends made-up ones for the products a crawl delivers; the
+end-to-end test with the database's changes belongs beside these
+(``test_webhook_gets_the_changes_the_database_recorded``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+from change_signals import RUN_ID, template_for, with_change_signals
+from conftest import start_sandbox_process
+from helpers import run_async
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import MemoryStatsCollector
+
+from ali1688spider.alerts import (
+    Rule,
+    check_webhook_url,
+    json_ready,
+    matching,
+    parse_rules,
+)
+from ali1688spider.changes import change_recorded
+from ali1688spider.config import ConfigError
+from ali1688spider.extensions.alerts import Alerts, post_webhook, url_origin
+from ali1688spider.items import ProductChange
+from ali1688spider.sandbox.process import free_port
+
+# -- rules -----------------------------------------------------------------------------------
+
+
+def change(kind: str, change_pct: str | None = None, **fields: Any) -> dict[str, Any]:
+    return {"product_id": "1", "kind": kind, "change_pct": change_pct, "run_id": 1, **fields}
+
+
+def test_rules_parse_into_their_names_with_repeats_and_blanks_dropped():
+    rules = parse_rules(" price_drop:5, price_rise:12.5,,out_of_stock,back_in_stock,removed,new,price_drop:5.0")
+    assert [str(rule) for rule in rules] == [
+        "price_drop:5", "price_rise:12.5", "out_of_stock", "back_in_stock", "removed", "new",
+    ]
+    assert parse_rules(None) == parse_rules("") == ()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("price_drop:abc", "'price_drop:abc' needs a positive number of percent"),
+    ("price_drop", "'price_drop' needs a percent"),
+    ("price_rise:", "'price_rise:' needs a percent"),
+    ("price_drop:-5", "'price_drop:-5' needs a positive number of percent"),
+    ("price_drop:0", "'price_drop:0' needs a positive number of percent"),
+    ("new,price_fall:5", "'price_fall:5' is not a rule"),
+    ("out_of_stock:3", "'out_of_stock:3' takes no value"),
+])
+def test_a_malformed_rule_names_the_setting_the_entry_and_the_valid_forms(text, expected):
+    with pytest.raises(ConfigError) as raised:
+        parse_rules(text)
+    message = str(raised.value)
+    assert message.startswith("ALI1688_ALERT_RULES: ")
+    assert expected in message
+    assert "valid rules: price_drop:PCT, price_rise:PCT" in message and "back_in_stock, removed, new" in message
+
+
+@pytest.mark.parametrize(("pct", "drop", "rise"), [
+    ("-5", True, False), ("-5.00", True, False), ("-4.99", False, False), ("-37.5", True, False),
+    ("5", False, True), ("+5.0", False, True), ("4.999", False, False), ("0", False, False),
+    (None, False, False), ("n/a", False, False),
+])
+def test_price_rules_compare_the_relative_change_of_the_lowest_price(pct, drop, rise):
+    rules = parse_rules("price_drop:5,price_rise:5")
+    names = [rule.name for rule in matching(rules, change("price", pct))]
+    assert names == [name for name, hit in (("price_drop", drop), ("price_rise", rise)) if hit]
+
+
+def test_kind_rules_match_their_kind_sku_level_changes_included():
+    rules = parse_rules("out_of_stock,back_in_stock,removed,new")
+    assert matching(rules, change("out_of_stock")) == [Rule("out_of_stock")]
+    assert matching(rules, change("out_of_stock", sku_id="sku-1")) == [Rule("out_of_stock")]
+    assert matching(rules, change("back_in_stock", sku_id="sku-2")) == [Rule("back_in_stock")]
+    assert matching(rules, change("removed")) == [Rule("removed")]
+    assert matching(rules, change("new")) == [Rule("new")]
+    for kind in ("price", "stock", "sku_added", "sku_removed", "title", "status"):
+        assert matching(rules, change(kind, "-50")) == []
+    # A price rule never matches another kind, whatever its change_pct says.
+    assert matching(parse_rules("price_drop:1"), change("stock", "-90")) == []
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("ftp://example.com/hook", "must be an http:// or https:// URL, got scheme 'ftp'"),
+    ("example.com/hook", "must be an http:// or https:// URL, got scheme 'none'"),
+    ("http:///hook", "must name a host"),
+    ("https://example.com:99999/hook", "is not a valid URL"),
+])
+def test_a_webhook_that_is_not_an_http_url_with_a_host_is_refused(url, expected):
+    with pytest.raises(ConfigError) as raised:
+        check_webhook_url(url)
+    assert str(raised.value).startswith("ALI1688_ALERT_WEBHOOK ")
+    assert expected in str(raised.value)
+
+
+def test_changes_become_json_ready_and_urls_are_logged_by_their_origin_only():
+    item = ProductChange(product_id="1", kind="price", old={"price_min": Decimal("9.90")},
+                         new={"price_min": Decimal("8.00")}, change_pct="-19.19", run_id=3)
+    assert json.loads(json.dumps(json_ready(dict(item)))) == {
+        "product_id": "1", "kind": "price", "old": {"price_min": "9.90"},
+        "new": {"price_min": "8.00"}, "change_pct": "-19.19", "run_id": 3,
+    }
+    assert url_origin("https://user:pass@hooks.example.com:8443/T0/B0/secret?token=x") == "https://hooks.example.com:8443"
+
+
+# -- the extension, driven by the signal in this process -----------------------------------------
+
+
+class PlainSpider(Spider):
+    name = "plain"
+
+
+class WatchSpider(Spider):
+    name = "watch"
+    alert_rules: ClassVar[dict[str, str]] = {"shop-a": "new", "shop-b": "price_drop:not-a-number"}
+
+
+def alerts_for(spidercls: type[Spider], settings: dict[str, Any]) -> tuple[Alerts, Crawler]:
+    """The extension of a crawler that is never started (as Spidermon's own tests build one)."""
+    crawler = Crawler(spidercls, settings=settings)
+    crawler.stats = MemoryStatsCollector(crawler)
+    crawler.spider = spidercls()
+    return Alerts.from_crawler(crawler), crawler
+
+
+def test_a_spiders_rules_replace_the_global_ones_for_its_targets(caplog):
+    alerts, crawler = alerts_for(WatchSpider, {"ALI1688_ALERT_RULES": "price_drop:10"})
+    sent = [
+        (change("price", "-12"), "shop-a"),   # shop-a alerts on new products only
+        (change("new"), "shop-a"),
+        (change("price", "-12"), "other"),    # no rules of its own: the global ones
+        (change("price", "-12"), None),
+        (change("new"), None),
+        (change("new"), "shop-b"),             # its rules do not parse: nothing matches
+    ]
+    with caplog.at_level(logging.INFO, logger="ali1688spider.extensions.alerts"):
+        for fields, target in sent:
+            crawler.signals.send_catch_log(change_recorded, change=ProductChange(fields), target=target)
+        run_async(alerts.spider_closed())
+    assert {target: [c["kind"] for c in changes] for target, changes in alerts.matched.items()} == {
+        "shop-a": ["new"], "other": ["price"], None: ["price"],
+    }
+    stats = crawler.stats.get_stats()
+    assert stats["ali1688/alerts/matched"] == 3
+    assert stats["ali1688/alerts/matched/price_drop:10"] == 2
+    assert stats["ali1688/alerts/matched/new"] == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [(
+        "alert_rules['shop-b'] of spider 'watch': 'price_drop:not-a-number' needs a positive number "
+        "of percent; valid rules: price_drop:PCT, price_rise:PCT (PCT a positive number, percent), "
+        "out_of_stock, back_in_stock, removed, new; the changes of shop-b match no rule"
+    )]
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Alerts: ")]
+    assert summary == ["Alerts: 3 changes matched the alert rules (new 1, price_drop:10 2) in 3 target(s)"]
+
+
+def test_the_extension_is_off_unless_asked_for():
+    with pytest.raises(NotConfigured) as raised:
+        alerts_for(PlainSpider, {})
+    assert raised.value.args == ()
+    alerts, _ = alerts_for(PlainSpider, {"ALI1688_ALERT_RULES": "new"})
+    assert alerts.settings.webhook is None
+
+
+# -- the webhook -------------------------------------------------------------------------------
+
+
+class Receiver:
+    """An HTTP server that records every POST and answers the statuses of *answers* in turn
+    (then 200)."""
+
+    def __init__(self, answers: list[int] | None = None):
+        self.answers = list(answers or [])
+        self.posts: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.posts.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status = receiver.answers.pop(0) if receiver.answers else 200
+                self.send_response(status)
+                if status in (301, 302):
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, userinfo: str = "", path: str = "/hook") -> str:
+        return f"http://{userinfo}127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(post["body"]) for post in self.posts]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver_factory():
+    started: list[Receiver] = []
+
+    def start(answers: list[int] | None = None) -> Receiver:
+        started.append(Receiver(answers))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.close()
+
+
+@pytest.mark.parametrize(("answers", "delivered", "posts", "problem"), [
+    ([500, 503], True, 3, None),
+    ([429, 429, 429, 429], False, 4, "HTTP 429 Too Many Requests"),
+    ([400], False, 1, "HTTP 400 Bad Request"),
+    ([404], False, 1, "HTTP 404 Not Found"),
+    ([302], False, 1, "HTTP 302 Found"),
+    ([204], True, 1, None),
+])
+def test_a_post_is_retried_on_5xx_and_429_only(receiver_factory, answers, delivered, posts, problem):
+    receiver = receiver_factory(answers)
+    waits: list[float] = []
+    delivery = post_webhook(receiver.url(), {"changes": []}, sleep=waits.append)
+    assert (delivery.delivered, delivery.attempts, delivery.problem) == (delivered, posts, problem)
+    assert len(receiver.posts) == posts
+    # Exponential back-off from ALI1688_ALERT_BACKOFF's default: 1, 2, 4 s.
+    assert waits == [1.0, 2.0, 4.0][: posts - 1]
+
+
+def test_a_closed_port_is_tried_four_times():
+    waits: list[float] = []
+    delivery = post_webhook(f"http://127.0.0.1:{free_port()}/hook", {}, backoff=0.5, sleep=waits.append)
+    assert not delivery.delivered and delivery.attempts == 4
+    assert delivery.problem.startswith("ConnectionError: ")
+    assert waits == [0.5, 1.0, 2.0]
+
+
+# -- real crawls ------------------------------------------------------------------------------
+
+#: What the test pipeline records: product N gets TEMPLATES[N % 4].
+TEMPLATES = [
+    {"kind": "price", "change_pct": "-12.50", "old": {"price_min": "8.00"}, "new": {"price_min": "7.00"}},
+    {"kind": "price", "change_pct": "-2.00", "old": {"price_min": "5.00"}, "new": {"price_min": "4.90"}},
+    {"kind": "out_of_stock", "sku_id": "sku-1", "old": 12, "new": 0},
+    {"kind": "title", "old": "old title", "new": "new title"},
+]
+RULES = "price_drop:5,out_of_stock"
+FAST_RETRIES = {"ALI1688_ALERT_BACKOFF": "0.05", "ALI1688_ALERT_TIMEOUT": "5"}
+
+
+def expected_changes(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(product id, kind) of the changes RULES match among those the pipeline sent."""
+    matched = []
+    for item in items:
+        template = template_for(item["product_id"], TEMPLATES)
+        if template is TEMPLATES[0] or template is TEMPLATES[2]:
+            matched.append((item["product_id"], template["kind"]))
+    return sorted(matched)
+
+
+def test_webhook_gets_one_post_per_target_on_the_third_try_in_a_real_crawl(sandbox, crawl, receiver_factory):
+    receiver = receiver_factory([500, 500])
+    shop = sandbox.shop(60)
+    url = receiver.url("alerts:hunter2@", "/hook?token=secret")
+    result = crawl(
+        "shop", args={"seller_open_id": shop["seller_open_id"]}, env=sandbox.env(),
+        settings={**with_change_signals(TEMPLATES), **FAST_RETRIES,
+                  "ALI1688_ALERT_RULES": RULES, "ALI1688_ALERT_WEBHOOK": url},
+    )
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Traceback" not in result.log
+    stats = result.stats
+    assert stats["finish_reason"] == "finished"
+    assert (stats["ali1688/alerts/sent"], stats["ali1688/alerts/retries"]) == (1, 2)
+    assert "ali1688/alerts/failed" not in stats
+    expected = expected_changes(result.items)
+    assert expected and stats["ali1688/alerts/matched"] == len(expected)
+
+    assert len(receiver.posts) == 3
+    bodies = receiver.bodies()
+    assert bodies[0] == bodies[1] == bodies[2]
+    body = bodies[2]
+    target = f"seller_open_id={shop['seller_open_id']}"
+    assert {key: body[key] for key in ("spider", "target", "run_id")} == {
+        "spider": "shop", "target": target, "run_id": RUN_ID,
+    }
+    assert sorted((c["product_id"], c["kind"]) for c in body["changes"]) == expected
+    drop = next(c for c in body["changes"] if c["kind"] == "price")
+    assert (drop["change_pct"], drop["old"], drop["new"]) == ("-12.50", {"price_min": "8.00"}, {"price_min": "7.00"})
+    post = receiver.posts[2]
+    assert post["path"] == "/hook?token=secret"
+    assert post["headers"]["Content-Type"] == "application/json"
+    assert post["headers"]["Authorization"] == "Basic " + base64.b64encode(b"alerts:hunter2").decode()
+    assert f"Alerts: the {len(expected)} matching changes of {target} posted to http://127.0.0.1:" in result.log
+    assert "hunter2" not in result.log and "secret" not in result.log
+
+
+def test_a_webhook_nobody_listens_on_fails_in_one_line_without_failing_the_crawl(sandbox, crawl):
+    ids = sandbox.ids(sandbox.shop(60))[:8]
+    url = f"http://alerts:hunter2@127.0.0.1:{free_port()}/hook/T123?token=secret"
+    result = crawl(
+        "product", args={"ids": ",".join(ids)}, env=sandbox.env(),
+        settings={**with_change_signals(TEMPLATES), **FAST_RETRIES,
+                  "ALI1688_ALERT_RULES": RULES, "ALI1688_ALERT_WEBHOOK": url},
+    )
+    assert result.returncode == 0, result.log[-3000:]
+    assert "Traceback" not in result.log
+    stats = result.stats
+    assert stats["finish_reason"] == "finished"
+    assert stats["ali1688/alerts/failed"] == 1 and "ali1688/alerts/sent" not in stats
+    matched = expected_changes(result.items)
+    assert stats["ali1688/alerts/matched"] == len(matched)
+    lines = [line for line in result.log.splitlines() if "ALI1688_ALERT_WEBHOOK" in line]
+    assert len(lines) == 1, lines
+    assert "ERROR" in lines[0] and "after 4 attempt(s)" in lines[0]
+    assert f"the {len(matched)} matching changes of no target" in lines[0]
+    for secret in ("hunter2", "secret", "T123"):
+        assert secret not in result.log
+
+
+def test_rules_without_a_webhook_are_summed_up_in_one_line(sandbox, crawl):
+    ids = sandbox.ids(sandbox.shop(60))[:8]
+    result = crawl(
+        "product", args={"ids": ",".join(ids)}, env=sandbox.env(),
+        settings={**with_change_signals(TEMPLATES), "ALI1688_ALERT_RULES": RULES},
+    )
+    assert result.returncode == 0, result.log[-3000:]
+    per_rule: dict[str, int] = {}
+    for _, kind in expected_changes(result.items):
+        rule = "price_drop:5" if kind == "price" else kind
+        per_rule[rule] = per_rule.get(rule, 0) + 1
+    counts = ", ".join(f"{rule} {count}" for rule, count in sorted(per_rule.items()))
+    summary = [line for line in result.log.splitlines() if "Alerts: " in line]
+    assert len(summary) == 1
+    assert summary[0].endswith(f"Alerts: {sum(per_rule.values())} changes matched the alert rules ({counts})")
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+BAD_ALERT_SETTINGS = [
+    ({"ALI1688_ALERT_RULES": "price_drop:abc"}, "ALI1688_ALERT_RULES: 'price_drop:abc' needs a positive number"),
+    ({"ALI1688_ALERT_RULES": "price_drop"}, "ALI1688_ALERT_RULES: 'price_drop' needs a percent"),
+    ({"ALI1688_ALERT_RULES": "new,cheaper:5"}, "ALI1688_ALERT_RULES: 'cheaper:5' is not a rule"),
+    ({"ALI1688_ALERT_RULES": "price_rise:-3"}, "ALI1688_ALERT_RULES: 'price_rise:-3' needs a positive number"),
+    ({"ALI1688_ALERT_WEBHOOK": "ftp://u:p@example.com/x"}, "ALI1688_ALERT_WEBHOOK must be an http:// or https:// URL"),
+    ({"ALI1688_ALERT_WEBHOOK": "https:///x?token=secret"}, "ALI1688_ALERT_WEBHOOK must name a host"),
+]
+
+
+@pytest.fixture(scope="module")
+def quiet_sandbox():
+    """A private sandbox: these tests count its calls (there must be none)."""
+    process = start_sandbox_process("--qps", "0")
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(("settings", "expected"), BAD_ALERT_SETTINGS,
+                         ids=[f"{k}={v}" for s, _ in BAD_ALERT_SETTINGS for k, v in s.items()])
+def test_bad_alert_settings_stop_the_crawl_before_any_call(quiet_sandbox, crawl, settings, expected):
+    result = crawl("product", args={"ids": "123456789012"}, settings=settings, env=quiet_sandbox.env())
+    assert result.returncode == 2, result.log[-2000:]
+    assert "Traceback" not in result.log
+    error_lines = [line for line in result.log.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, result.log[-2000:]
+    assert expected in error_lines[0]
+    if "RULES" in expected:
+        assert "valid rules: price_drop:PCT, price_rise:PCT" in error_lines[0]
+    assert "secret" not in result.log and "u:p@" not in result.log
+    assert quiet_sandbox.stats()["total_calls"] == 0
