@@ -5,9 +5,14 @@ same file seeds a distributed run through ``ali1688 enqueue --watchlist``."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+from helpers import CLI, REPO
+from test_alerts import receiver_factory  # noqa: F401 - a fixture
 from test_distributed import enqueue, run_workers
+
+from ali1688spider.sandbox.process import crawl_environment
 
 FAST = {"ALI1688_QPS": "500"}
 
@@ -39,6 +44,13 @@ name = "favourites"
 ids = {json.dumps(ids)}
 '''
     return text, shop, ids
+
+
+def subprocess_report(db) -> list[str]:
+    """``ali1688 report changes --json`` of the last finished run, one line per change."""
+    done = subprocess.run([*CLI, "report", "changes", "--db", f"sqlite:///{db}", "--json"], cwd=REPO,
+                          env=crawl_environment(), capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.splitlines()
 
 
 def reports(tmp_path) -> dict[str, dict]:
@@ -110,3 +122,32 @@ def test_enqueue_watchlist_seeds_a_distributed_run(tmp_path, sandbox_factory, re
     refused = enqueue(env, "--watchlist", str(bad))
     assert refused.returncode == 1 and "[[products]] #1" in refused.stderr
     assert "queued" not in refused.stdout
+
+
+def test_each_entry_alerts_on_its_own_rules_with_real_changes(sandbox_factory, crawl, tmp_path, receiver_factory):
+    """The shop entry alerts on new (and removed) products, the id list on price drops of 5 %
+    or more (the file's default rule): real changes from the database, one POST per target."""
+    sandbox = sandbox_factory("--qps", "0")
+    text, shop, ids = watchlist_of(sandbox)
+    receiver = receiver_factory()
+    path = write_watchlist(tmp_path, text)
+    settings = {"ALI1688_ALERT_WEBHOOK": receiver.url()}
+    env = sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'w.db'}", **FAST)
+    first = crawl("watch", args={"watchlist": str(path)}, env=env, settings=settings)
+    assert first.returncode == 0, first.log[-3000:]
+    shop_target = f"seller_open_id={shop['seller_open_id']}"
+    assert [(b["target"], len(b["changes"])) for b in receiver.bodies()] == [(shop_target, shop["products"])]
+    assert {c["kind"] for c in receiver.bodies()[0]["changes"]} == {"new"}
+
+    repriced = sandbox.post("/sandbox/reprice", {"seller_open_id": sandbox.shop(100)["seller_open_id"],
+                                                 "fraction": 1.0, "seed": 5})["changed"]
+    assert set(ids) <= set(repriced)
+    second = crawl("watch", args={"watchlist": str(path)}, env=env, settings=settings)
+    assert second.returncode == 0, second.log[-3000:]
+    changes = [json.loads(line) for line in subprocess_report(tmp_path / "w.db")]
+    drops = sorted(c["product_id"] for c in changes if c["kind"] == "price" and float(c["change_pct"]) <= -5)
+    assert drops and set(drops) <= set(ids), "the seed must drop a watched price by 5 % or more"
+    posted = receiver.bodies()[1:]
+    assert [b["target"] for b in posted] == ["products:favourites"]
+    assert sorted(c["product_id"] for c in posted[0]["changes"]) == drops
+    assert second.stats.get("ali1688/alerts/matched", 0) == len(drops)
