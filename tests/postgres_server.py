@@ -84,14 +84,12 @@ class PostgresServer:
         self.run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A PostgreSQL server (trust authentication, user ``postgres``) for the whole session."""
+def start_postgres_server(root: Path) -> PostgresServer:
+    """A new PostgreSQL server (trust authentication, user ``postgres``) with its data under
+    *root* (which the ``postgres`` OS user must be able to write when running as root)."""
     bin_dir = find_pg_bin()
     if bin_dir is None or not (bin_dir / "initdb").exists():
-        pytest.fail("PostgreSQL binaries not found: install postgresql or set PG_BIN (scripts/test does)")
-    # Not under pytest's tmp dir: that is private to root and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="ali1688-pg-"))
+        raise RuntimeError("PostgreSQL binaries not found: install postgresql or set PG_BIN (scripts/test does)")
     if os.geteuid() == 0:
         shutil.chown(root, SUPERUSER, SUPERUSER)
     server = PostgresServer(bin_dir, root, free_port())
@@ -100,18 +98,29 @@ def postgres_server():
         "--locale", "C",
     )
     if done.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"initdb failed: {done.stderr.strip()[-1000:]}")
+        raise RuntimeError(f"initdb failed: {done.stderr.strip()[-1000:]}")
     for attempt in range(3):
         try:
             server.start()
-            break
+            return server
         except RuntimeError:
             # Another process may have taken the free port in between: try another one.
             if attempt == 2:
-                shutil.rmtree(root, ignore_errors=True)
                 raise
             server.port = free_port()
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the whole session."""
+    # Not under pytest's tmp dir: that is private to root and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="ali1688-pg-"))
+    try:
+        server = start_postgres_server(root)
+    except RuntimeError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(str(exc))
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)

@@ -68,7 +68,9 @@ def scrapyd(tmp_path, sandbox):
     process.wait(timeout=10)
 
 
-def test_scrapyd_deploy_and_run_a_product_job(tmp_path, scrapyd, sandbox):
+@pytest.fixture
+def deployed(tmp_path, scrapyd):
+    """scrapyd with this project deployed by ``scrapyd-deploy``: (url, scrapyd's root)."""
     url, root = scrapyd
     project_dir = tmp_path / "project"
     project_dir.mkdir()
@@ -81,14 +83,13 @@ def test_scrapyd_deploy_and_run_a_product_job(tmp_path, scrapyd, sandbox):
     )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert '"status": "ok"' in deploy.stdout
-    spiders = requests.get(f"{url}/listspiders.json", params={"project": PROJECT}, timeout=30).json()
-    assert "product" in spiders["spiders"], spiders
+    return url, root
 
-    ids = sandbox.get(f"/sandbox/shops/{sandbox.shop(60)['seller_open_id']}/ids")[:5]
+
+def run_job(url: str, root: Path, spider: str, **data: str) -> tuple[str, list[dict]]:
+    """Schedule a job through ``schedule.json``, wait for it; its log and items."""
     scheduled = requests.post(
-        f"{url}/schedule.json",
-        data={"project": PROJECT, "spider": "product", "ids": ",".join(ids)},
-        timeout=10,
+        f"{url}/schedule.json", data={"project": PROJECT, "spider": spider, **data}, timeout=10
     ).json()
     assert scheduled["status"] == "ok", scheduled
     job = scheduled["jobid"]
@@ -100,11 +101,35 @@ def test_scrapyd_deploy_and_run_a_product_job(tmp_path, scrapyd, sandbox):
         time.sleep(0.5)
     else:
         pytest.fail(f"the scrapyd job did not finish: {jobs}")
+    log = (root / "logs" / PROJECT / spider / f"{job}.log").read_text(encoding="utf-8")
+    items_path = root / "items" / PROJECT / spider / f"{job}.jl"
+    items = [json.loads(line) for line in items_path.read_text(encoding="utf-8").splitlines() if line]
+    return log, items
 
-    log = (root / "logs" / PROJECT / "product" / f"{job}.log").read_text(encoding="utf-8")
+
+def test_scrapyd_deploy_and_run_a_product_job(deployed, sandbox):
+    url, root = deployed
+    spiders = requests.get(f"{url}/listspiders.json", params={"project": PROJECT}, timeout=30).json()
+    assert {"product", "watch"} <= set(spiders["spiders"]), spiders
+
+    ids = sandbox.get(f"/sandbox/shops/{sandbox.shop(60)['seller_open_id']}/ids")[:5]
+    log, items = run_job(url, root, "product", ids=",".join(ids))
     assert "Spider closed (finished)" in log, log[-3000:]
     assert "Traceback" not in log
     assert sandbox.credentials["app_secret"] not in log
-    items_path = root / "items" / PROJECT / "product" / f"{job}.jl"
-    items = [json.loads(line) for line in items_path.read_text(encoding="utf-8").splitlines() if line]
     assert sorted(item["product_id"] for item in items) == sorted(ids)
+
+
+def test_a_scheduled_watchlist_records_changes(tmp_path, deployed, sandbox):
+    """What docs/scrapyd.md shows: a watchlist on the scrapyd machine, scheduled with
+    ``schedule.json`` (and a cron line calling it), storing into a database."""
+    url, root = deployed
+    shop = sandbox.shop(60)
+    watchlist = tmp_path / "watch.toml"
+    seller = shop["seller_open_id"]
+    watchlist.write_text(f'[[shop]]\nseller_open_id = "{seller}"\n', encoding="utf-8")
+    db = tmp_path / "watch.db"
+    log, items = run_job(url, root, "watch", watchlist=str(watchlist), setting=f"ALI1688_DB_URL=sqlite:///{db}")
+    assert "Spider closed (finished)" in log, log[-3000:]
+    assert len(items) == shop["products"]
+    assert f"'ali1688/changes/new': {shop['products']}" in log

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def _digest(data: Any) -> str:
 
 @dataclass(frozen=True)
 class ProductRecord:
-    """One product ready to store: typed column values, SKU and tier rows (None = unknown)."""
+    """One product ready to store: typed column values, SKU and tier rows (None = unknown).
+    Its hashes are computed once (a batch compares them several times)."""
 
     product_id: str
     columns: dict[str, Any]
@@ -51,13 +53,13 @@ class ProductRecord:
     tiers: list[dict[str, Any]] | None
     observed_at: datetime
 
-    @property
+    @cached_property
     def skus_hash(self) -> str | None:
         if self.skus is None:
             return None
         return _digest([{**row, "price": price_text(row["price"])} for row in self.skus])
 
-    @property
+    @cached_property
     def tiers_hash(self) -> str | None:
         if self.tiers is None:
             return None
