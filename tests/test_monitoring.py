@@ -233,3 +233,13 @@ def test_the_package_crawls_without_spidermon_installed(crawl, tmp_path, sandbox
     assert result.returncode == 0, result.log[-3000:]
     assert len(result.items) == 3
     assert "ali1688/health/item_count" not in result.stats
+
+
+def test_a_bad_monitor_setting_stops_the_crawl_before_it_starts(crawl, sandbox):
+    result = crawl("product", args={"ids": "123456789012"}, env=sandbox.env(),
+                   settings={"ALI1688_MONITOR_MIN_ITEM_RATIO": "1.5"})
+    assert result.returncode == 2, result.log[-2000:]
+    error_lines = [line for line in result.log.splitlines() if "error:" in line]
+    assert len(error_lines) == 1
+    assert "ALI1688_MONITOR_MIN_ITEM_RATIO must be a share between 0 and 1, got 1.5" in error_lines[0]
+    assert "Traceback" not in result.log
