@@ -184,6 +184,22 @@ SETTINGS: tuple[Setting, ...] = (
             "as long (1, 2, 4 s)."),
     Setting("ALI1688_ALERT_TIMEOUT", 10.0,
             "Seconds a webhook POST waits to connect, and for each read of the answer."),
+    # Crawl-health monitors (Spidermon, the ``monitoring`` extra)
+    Setting("ALI1688_MONITOR_MAX_QPS_REFUSALS", 0.2,
+            "The crawl-health monitors fail when more than this share of the calls was "
+            "refused for rate (``ali1688/errors/qps_limit`` over ``ali1688/calls``)."),
+    Setting("ALI1688_MONITOR_MAX_ERROR_RATE", 0.1,
+            "The crawl-health monitors fail when more than this share of the calls failed: "
+            "error answers other than QPS refusals and not-found, plus network errors."),
+    Setting("ALI1688_MONITOR_ACCEPT_PARTIAL", False,
+            "Whether the completeness monitor accepts a ``partial`` crawl report verdict; "
+            "otherwise only ``complete`` passes."),
+    Setting("ALI1688_MONITOR_HISTORY", "reports/monitor-history.json",
+            "The JSON file where the item-count monitor keeps each (spider, target)'s item "
+            "count of its last run (replaced atomically)."),
+    Setting("ALI1688_MONITOR_MIN_ITEM_RATIO", 0.9,
+            "The item-count monitor fails when a crawl delivered fewer items than this share "
+            "of the last run of the same spider and target."),
 )
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 
@@ -229,6 +245,21 @@ def get_int(settings: Mapping[str, Any], name: str, *, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {raw!r}")
     return value
+
+
+#: How ``get_bool`` reads text (settings from ``-s`` and the environment are strings).
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                 "0": False, "false": False, "no": False, "off": False}
+
+
+def get_bool(settings: Mapping[str, Any], name: str) -> bool:
+    value = get_setting(settings, name)
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in BOOLEAN_WORDS:
+        raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {value!r}")
+    return BOOLEAN_WORDS[word]
 
 
 def get_choice(settings: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> str:
