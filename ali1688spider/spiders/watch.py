@@ -47,6 +47,9 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
 
     name = "watch"
     asked_for = "calls"
+    #: Target key -> its entry's alert rules (read by the alerts extension, which a spider
+    #: class declaring them turns on); each spider fills its own.
+    alert_rules: dict[str, str] = {}  # noqa: RUF012 - replaced per instance
     arguments = {
         "watchlist": Argument(as_existing_file, "a TOML watchlist file"),
         "entry": Argument(entry_from_seed, "one watchlist entry as JSON (what `ali1688 enqueue --watchlist` queues)"),
@@ -70,8 +73,9 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        #: Target key -> its entry's alert rules (read by the alerts extension).
-        self.alert_rules: dict[str, str] = {}
+        self.alert_rules = {}
+        for entry in (self.args or {}).get("entries", []):
+            self.note_rules(entry, target_key(entry, check_entry(entry)))
         #: Searches' and id lists' targets -> what was asked for (None: a search) and delivered.
         self.lists: dict[str, int | None] = {}
         self.list_delivered: Counter[str] = Counter()
@@ -84,8 +88,7 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
     def entry_requests(self, entry: WatchEntry) -> Iterator[Request]:
         values = check_entry(entry)
         target = target_key(entry, values)
-        if entry.alert is not None:
-            self.alert_rules[target] = entry.alert
+        self.note_rules(entry, target)
         logger.info("Watching %s: %s", entry.where, target)
         if entry.kind == "shop":
             yield from ShopSpider.requests_for(self, values)
@@ -96,6 +99,10 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
             ids = list(dict.fromkeys([*(values["ids"] or []), *values.get("ids_file_ids", [])]))
             self.lists[target] = len(ids)
             yield from self.product_requests(ids, target=target)
+
+    def note_rules(self, entry: WatchEntry, target: str) -> None:
+        if entry.alert is not None:
+            self.alert_rules[target] = entry.alert
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, Product):
