@@ -2,11 +2,9 @@
 ``ALI1688_ALERT_WEBHOOK``.
 
 The rules are unit tests; the webhook is a real HTTP receiver in a thread of the test process,
-and the crawls are real ``scrapy crawl`` runs against the sandbox. Until the SQL pipeline's
-change detection sends ``change_recorded`` for real changes, a test-only pipeline
-(``tests/change_signals.py``) sends made-up ones for the products a crawl delivers; the
-end-to-end test with the database's changes belongs beside these
-(``test_webhook_gets_the_changes_the_database_recorded``).
+and the crawls are real ``scrapy crawl`` runs against the sandbox, storing into a real SQLite
+database whose change detection sends the changes (a watchlist's own rules on real changes:
+tests/test_watch.py).
 """
 
 from __future__ import annotations
@@ -14,15 +12,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import subprocess
 import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
-from change_signals import RUN_ID, template_for, with_change_signals
 from conftest import start_sandbox_process
-from helpers import run_async
+from helpers import CLI, REPO, run_async
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -39,7 +37,7 @@ from ali1688spider.changes import change_recorded
 from ali1688spider.config import ConfigError
 from ali1688spider.extensions.alerts import Alerts, post_webhook, url_origin
 from ali1688spider.items import ProductChange
-from ali1688spider.sandbox.process import free_port
+from ali1688spider.sandbox.process import crawl_environment, free_port
 
 # -- rules -----------------------------------------------------------------------------------
 
@@ -262,56 +260,64 @@ def test_a_closed_port_is_tried_four_times():
 
 # -- real crawls ------------------------------------------------------------------------------
 
-#: What the test pipeline records: product N gets TEMPLATES[N % 4].
-TEMPLATES = [
-    {"kind": "price", "change_pct": "-12.50", "old": {"price_min": "8.00"}, "new": {"price_min": "7.00"}},
-    {"kind": "price", "change_pct": "-2.00", "old": {"price_min": "5.00"}, "new": {"price_min": "4.90"}},
-    {"kind": "out_of_stock", "sku_id": "sku-1", "old": 12, "new": 0},
-    {"kind": "title", "old": "old title", "new": "new title"},
-]
 RULES = "price_drop:5,out_of_stock"
 FAST_RETRIES = {"ALI1688_ALERT_BACKOFF": "0.05", "ALI1688_ALERT_TIMEOUT": "5"}
+FAST = {"ALI1688_QPS": "500"}
 
 
-def expected_changes(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(product id, kind) of the changes RULES match among those the pipeline sent."""
-    matched = []
-    for item in items:
-        template = template_for(item["product_id"], TEMPLATES)
-        if template is TEMPLATES[0] or template is TEMPLATES[2]:
-            matched.append((item["product_id"], template["kind"]))
-    return sorted(matched)
+def recorded_changes(db: str) -> list[dict[str, Any]]:
+    """The changes of the last crawl run, as ``ali1688 report changes --json`` prints them."""
+    done = subprocess.run([*CLI, "report", "changes", "--db", db, "--json"], cwd=REPO, env=crawl_environment(),
+                          capture_output=True, text=True, timeout=60, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_webhook_gets_one_post_per_target_on_the_third_try_in_a_real_crawl(sandbox, crawl, receiver_factory):
-    receiver = receiver_factory([500, 500])
-    shop = sandbox.shop(60)
-    url = receiver.url("alerts:hunter2@", "/hook?token=secret")
-    result = crawl(
-        "shop", args={"seller_open_id": shop["seller_open_id"]}, env=sandbox.env(),
-        settings={**with_change_signals(TEMPLATES), **FAST_RETRIES,
-                  "ALI1688_ALERT_RULES": RULES, "ALI1688_ALERT_WEBHOOK": url},
+def matched_by_rules(changes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(product id, kind) of the changes RULES match."""
+    return sorted(
+        (c["product_id"], c["kind"]) for c in changes
+        if c["kind"] == "out_of_stock" or (c["kind"] == "price" and Decimal(c["change_pct"]) <= -5)
     )
+
+
+def test_webhook_gets_the_changes_the_database_recorded_on_the_third_try(sandbox_factory, crawl, tmp_path,
+                                                                        receiver_factory):
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(60)
+    db = f"sqlite:///{tmp_path / 'alerts.db'}"
+    env = sandbox.env(ALI1688_DB_URL=db, **FAST)
+    args = {"seller_open_id": shop["seller_open_id"], "details": "1"}
+    assert crawl("shop", args=args, env=env).returncode == 0
+    body = {"seller_open_id": shop["seller_open_id"], "seed": 3}
+    sandbox.post("/sandbox/reprice", {**body, "fraction": 0.5})
+    sandbox.post("/sandbox/restock", {**body, "fraction": 0.2, "stock": 0})
+
+    receiver = receiver_factory([500, 500])
+    url = receiver.url("alerts:hunter2@", "/hook?token=secret")
+    result = crawl("shop", args=args, env=env,
+                   settings={**FAST_RETRIES, "ALI1688_ALERT_RULES": RULES, "ALI1688_ALERT_WEBHOOK": url})
     assert result.returncode == 0, result.log[-3000:]
     assert "Traceback" not in result.log
     stats = result.stats
     assert stats["finish_reason"] == "finished"
     assert (stats["ali1688/alerts/sent"], stats["ali1688/alerts/retries"]) == (1, 2)
     assert "ali1688/alerts/failed" not in stats
-    expected = expected_changes(result.items)
-    assert expected and stats["ali1688/alerts/matched"] == len(expected)
+    changes = recorded_changes(db)
+    expected = matched_by_rules(changes)
+    assert {kind for _, kind in expected} == {"price", "out_of_stock"}
+    assert stats["ali1688/alerts/matched"] == len(expected)
 
     assert len(receiver.posts) == 3
     bodies = receiver.bodies()
     assert bodies[0] == bodies[1] == bodies[2]
-    body = bodies[2]
+    posted = bodies[2]
     target = f"seller_open_id={shop['seller_open_id']}"
-    assert {key: body[key] for key in ("spider", "target", "run_id")} == {
-        "spider": "shop", "target": target, "run_id": RUN_ID,
+    assert {key: posted[key] for key in ("spider", "target", "run_id")} == {
+        "spider": "shop", "target": target, "run_id": stats["ali1688/db/run_id"],
     }
-    assert sorted((c["product_id"], c["kind"]) for c in body["changes"]) == expected
-    drop = next(c for c in body["changes"] if c["kind"] == "price")
-    assert (drop["change_pct"], drop["old"], drop["new"]) == ("-12.50", {"price_min": "8.00"}, {"price_min": "7.00"})
+    assert sorted((c["product_id"], c["kind"]) for c in posted["changes"]) == expected
+    drop = next(c for c in posted["changes"] if c["kind"] == "price")
+    assert drop == next(c for c in changes if c["product_id"] == drop["product_id"] and c["kind"] == "price")
     post = receiver.posts[2]
     assert post["path"] == "/hook?token=secret"
     assert post["headers"]["Content-Type"] == "application/json"
@@ -320,44 +326,39 @@ def test_webhook_gets_one_post_per_target_on_the_third_try_in_a_real_crawl(sandb
     assert "hunter2" not in result.log and "secret" not in result.log
 
 
-def test_a_webhook_nobody_listens_on_fails_in_one_line_without_failing_the_crawl(sandbox, crawl):
+def test_a_webhook_nobody_listens_on_fails_in_one_line_without_failing_the_crawl(sandbox, crawl, tmp_path):
     ids = sandbox.ids(sandbox.shop(60))[:8]
     url = f"http://alerts:hunter2@127.0.0.1:{free_port()}/hook/T123?token=secret"
     result = crawl(
-        "product", args={"ids": ",".join(ids)}, env=sandbox.env(),
-        settings={**with_change_signals(TEMPLATES), **FAST_RETRIES,
-                  "ALI1688_ALERT_RULES": RULES, "ALI1688_ALERT_WEBHOOK": url},
+        "product", args={"ids": ",".join(ids)},
+        env=sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'alerts.db'}", **FAST),
+        settings={**FAST_RETRIES, "ALI1688_ALERT_RULES": "new", "ALI1688_ALERT_WEBHOOK": url},
     )
     assert result.returncode == 0, result.log[-3000:]
     assert "Traceback" not in result.log
     stats = result.stats
     assert stats["finish_reason"] == "finished"
     assert stats["ali1688/alerts/failed"] == 1 and "ali1688/alerts/sent" not in stats
-    matched = expected_changes(result.items)
-    assert stats["ali1688/alerts/matched"] == len(matched)
+    assert stats["ali1688/alerts/matched"] == len(ids)
     lines = [line for line in result.log.splitlines() if "ALI1688_ALERT_WEBHOOK" in line]
     assert len(lines) == 1, lines
     assert "ERROR" in lines[0] and "after 4 attempt(s)" in lines[0]
-    assert f"the {len(matched)} matching changes of no target" in lines[0]
+    assert f"the {len(ids)} matching changes of no target" in lines[0]
     for secret in ("hunter2", "secret", "T123"):
         assert secret not in result.log
 
 
-def test_rules_without_a_webhook_are_summed_up_in_one_line(sandbox, crawl):
+def test_rules_without_a_webhook_are_summed_up_in_one_line(sandbox, crawl, tmp_path):
     ids = sandbox.ids(sandbox.shop(60))[:8]
     result = crawl(
-        "product", args={"ids": ",".join(ids)}, env=sandbox.env(),
-        settings={**with_change_signals(TEMPLATES), "ALI1688_ALERT_RULES": RULES},
+        "product", args={"ids": ",".join(ids)},
+        env=sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'alerts.db'}", **FAST),
+        settings={"ALI1688_ALERT_RULES": "new,removed"},
     )
     assert result.returncode == 0, result.log[-3000:]
-    per_rule: dict[str, int] = {}
-    for _, kind in expected_changes(result.items):
-        rule = "price_drop:5" if kind == "price" else kind
-        per_rule[rule] = per_rule.get(rule, 0) + 1
-    counts = ", ".join(f"{rule} {count}" for rule, count in sorted(per_rule.items()))
     summary = [line for line in result.log.splitlines() if "Alerts: " in line]
     assert len(summary) == 1
-    assert summary[0].endswith(f"Alerts: {sum(per_rule.values())} changes matched the alert rules ({counts})")
+    assert summary[0].endswith(f"Alerts: {len(ids)} changes matched the alert rules (new {len(ids)})")
 
 
 # -- bad input -------------------------------------------------------------------------------
