@@ -9,6 +9,7 @@ import json
 import subprocess
 
 from helpers import CLI, REPO
+from test_distributed import run_workers
 
 from ali1688spider.sandbox.process import crawl_environment
 
@@ -136,3 +137,34 @@ def test_report_changes_says_what_to_fix(tmp_path, sandbox, crawl):
     assert kind.returncode == 2 and "invalid choice: 'price_drop'" in kind.stderr
     empty = report(url, "--kind", "price")
     assert empty.returncode == 0 and "No changes recorded by crawl run 1." in empty.stdout
+
+
+def test_two_workers_judge_removals_from_their_shared_listing(tmp_path, sandbox_factory, redis_url):
+    """Distributed: each worker lists part of the shop; the removals come from all workers'
+    listing together, once the shared crawl is done, and are recorded once."""
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(700)
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    # Small pages at 10 calls/s: the listing lasts long enough (about 15 s) for the second
+    # worker to join (an idle worker looks for work every 5 s).
+    env = sandbox.env(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="2", ALI1688_DB_URL=db,
+                      ALI1688_QPS="10", ALI1688_PAGE_SIZE="5")
+    args = {"seller_open_id": shop["seller_open_id"]}
+    first = run_workers(tmp_path, 2, "shop", args, env, prefix="first")
+    assert all(r.returncode == 0 for r in first), [r.log[-2000:] for r in first]
+    assert sum(r.stats.get("ali1688/changes/new", 0) for r in first) == shop["products"]
+
+    delisted = set(sandbox.post("/sandbox/delist", {"seller_open_id": shop["seller_open_id"],
+                                                    "fraction": 0.02, "seed": 9})["changed"])
+    # The second crawl is a new shared crawl (its own queue, seen requests and ledger).
+    second = run_workers(tmp_path, 2, "shop", args, {**env, "ALI1688_REDIS_PREFIX": "again"}, prefix="second")
+    assert all(r.returncode == 0 for r in second), [r.log[-2000:] for r in second]
+    assert all(r.items for r in second), "one worker listed the whole shop: the shared listing went untested"
+    assert sum(r.stats.get("ali1688/changes/removed", 0) for r in second) == len(delisted), \
+        [line for r in second for line in r.log.splitlines() if "emovals" in line or "Changes recorded" in line]
+    removed = []
+    for result in second:
+        run = str(result.stats["ali1688/db/run_id"])
+        removed += [json.loads(line)["product_id"]
+                    for line in report(db, "--run", run, "--kind", "removed", "--json").stdout.splitlines()]
+    assert sorted(removed) == sorted(delisted)
