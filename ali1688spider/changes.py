@@ -1,9 +1,10 @@
 """The change feed's vocabulary: the kinds of change and the signal that carries each one.
 
 The SQL pipeline sends ``change_recorded`` once per change, after the transaction holding it
-committed, with ``change`` (a ``ProductChange``) and ``target`` (the key of the crawl target
-that listed the product, or None). The feed exporter and the alerts listen to it; changes
-never pass through ``item_scraped``, so they count in no product figure.
+committed, with ``change`` (a ``ProductChange``), ``targets`` (the keys of every crawl target
+that listed or asked for the product: a watchlist's entries may share one) and ``target`` (the
+first of them, or None). The feed exporter and the alerts listen to it; changes never pass
+through ``item_scraped``, so they count in no product figure.
 """
 
 from __future__ import annotations

@@ -170,6 +170,17 @@ def test_a_spiders_rules_replace_the_global_ones_for_its_targets(caplog):
     assert summary == ["Alerts: 3 changes matched the alert rules (new 1, price_drop:10 2) in 3 target(s)"]
 
 
+def test_a_change_of_a_product_two_targets_share_is_judged_by_each_ones_rules():
+    alerts, crawler = alerts_for(WatchSpider, {"ALI1688_ALERT_RULES": "price_drop:10"})
+    crawler.signals.send_catch_log(change_recorded, change=ProductChange(change("new")),
+                                   target="shop-a", targets=("shop-a", "other"))
+    crawler.signals.send_catch_log(change_recorded, change=ProductChange(change("price", "-12")),
+                                   target="shop-a", targets=("shop-a", "other"))
+    assert {target: [c["kind"] for c in changes] for target, changes in alerts.matched.items()} == {
+        "shop-a": ["new"], "other": ["price"],
+    }
+
+
 def test_the_extension_is_off_unless_asked_for():
     with pytest.raises(NotConfigured) as raised:
         alerts_for(PlainSpider, {})

@@ -43,6 +43,9 @@ BAD_SETTINGS = [
     ({"ALI1688_REPORT_FILE": "reports/100%.json"}, "ALI1688_REPORT_FILE 'reports/100%.json' is not a valid name template"),
     ({"ALI1688_REPORT_FILE": "reports/%(shop)s.json"}, "ALI1688_REPORT_FILE 'reports/%(shop)s.json' is not a valid name template"),
     ({"HTTPCACHE_ENABLED": "1", "ALI1688_CACHE_EXPIRY": "details=forever"}, "ALI1688_CACHE_EXPIRY: details='forever'"),
+    ({"ALI1688_DB_URL": "sqlite:///never.db", "ALI1688_DB_CHANGES": "maybe"},
+     "ALI1688_DB_CHANGES must be one of on, off, got 'maybe'"),
+    ({"ALI1688_DB_BATCH_SIZE": "0"}, "ALI1688_DB_BATCH_SIZE must be >= 1"),
 ]
 
 

@@ -168,3 +168,20 @@ def test_two_workers_judge_removals_from_their_shared_listing(tmp_path, sandbox_
         removed += [json.loads(line)["product_id"]
                     for line in report(db, "--run", run, "--kind", "removed", "--json").stdout.splitlines()]
     assert sorted(removed) == sorted(delisted)
+
+
+def test_a_listing_after_a_detail_crawl_is_no_change(sandbox, crawl, tmp_path):
+    """A list entry's one price is the lowest: it neither changes nor overwrites the highest
+    price a detail crawl stored, and learning nothing new records nothing."""
+    db = f"sqlite:///{tmp_path / 'list.db'}"
+    seller = sandbox.shop(100)["seller_open_id"]
+    assert crawl_shop(crawl, sandbox, db, seller, tmp_path).returncode == 0
+    listing = crawl_shop(crawl, sandbox, db, seller, tmp_path, details="0")
+    assert listing.returncode == 0, listing.log[-3000:]
+    assert feed(tmp_path) == [] and not any(key.startswith("ali1688/changes/") for key in listing.stats)
+    prices = subprocess.run([*CLI, "report", "prices", "--db", db], cwd=REPO, env=crawl_environment(),
+                            capture_output=True, text=True, timeout=60)
+    assert prices.stdout.startswith("No price changes."), prices.stdout
+    # Detailed again: still nothing, the stored highest prices were kept.
+    again = crawl_shop(crawl, sandbox, db, seller, tmp_path)
+    assert again.returncode == 0 and feed(tmp_path) == []

@@ -28,6 +28,17 @@ def test_the_first_copy_of_a_product_wins(dedupe, make_product):
     assert dedupe.crawler.stats.get_value("ali1688/dedupe/dropped") == 2
 
 
+def test_a_detail_passes_after_a_list_entry_of_the_same_product_but_not_the_reverse(dedupe, make_product):
+    entry = make_product(skus=None, price_tiers=None, stock=None, source_api="product.search.keywordQuery")
+    assert dedupe.process_item(entry) is entry
+    detail = make_product()
+    assert dedupe.process_item(detail) is detail
+    for again in (make_product(skus=None), make_product()):
+        with pytest.raises(DropItem):
+            dedupe.process_item(again)
+    assert dedupe.crawler.stats.get_value("ali1688/dedupe/dropped") == 2
+
+
 def test_each_crawl_starts_afresh(make_product):
     for _ in range(2):
         pipeline = DedupePipeline.from_crawler(get_crawler())

@@ -67,9 +67,9 @@ def test_the_table_lists_each_change_once_oldest_first(history_db):
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("2026-")]
     assert rows == [
-        f"2026-01-02 09:00:00  {A}  商品1  10 -> 12.5    104.3          +25.0%",
-        f"2026-01-05 09:00:00  {A}  商品1  12.5 -> 11    104.3          -12.0%",
-        f"2026-01-05 09:00:00  {B}  商品2  20 -> 18.4    104.3          -8.0%",
+        f"2026-01-02 09:00:00  {A}  商品1  10 -> 12.5    104.3          +25%",
+        f"2026-01-05 09:00:00  {A}  商品1  12.5 -> 11    104.3          -12%",
+        f"2026-01-05 09:00:00  {B}  商品2  20 -> 18.4    104.3          -8%",
     ]
     assert "3 price change(s)" in done.stdout
 

@@ -151,3 +151,61 @@ def test_each_entry_alerts_on_its_own_rules_with_real_changes(sandbox_factory, c
     assert [b["target"] for b in posted] == ["products:favourites"]
     assert sorted(c["product_id"] for c in posted[0]["changes"]) == drops
     assert second.stats.get("ali1688/alerts/matched", 0) == len(drops)
+
+
+def test_entries_that_share_products_each_get_them(sandbox_factory, crawl, tmp_path):
+    """A search and an id list whose products the shop entry lists too: every entry counts
+    them, the shop stays complete (so removals are judged), the details win over the search's
+    list entries, and a real stock change of a shared product is found, with no false one."""
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(100)
+    ids = sandbox.ids(shop)
+    shared = sandbox.get(f"/sandbox/products/{ids[0]}")
+    path = write_watchlist(tmp_path, f'''
+[[shop]]
+seller_open_id = "{shop['seller_open_id']}"
+details = true
+
+[[search]]
+keyword = "{shared['title']}"
+max_pages = 1
+
+[[products]]
+name = "two"
+ids = ["{ids[0]}", "{ids[1]}"]
+''')
+    db = tmp_path / "w.db"
+    env = sandbox.env(ALI1688_DB_URL=f"sqlite:///{db}", **FAST)
+    first = crawl("watch", args={"watchlist": str(path)}, env=env)
+    assert first.returncode == 0, first.log[-3000:]
+    details = {item["product_id"] for item in first.items if item["skus"] is not None}
+    assert set(ids) <= details
+    by_target = reports(tmp_path)
+    assert by_target[f"seller_open_id={shop['seller_open_id']}"]["verdict"] == "complete"
+    assert (by_target["products:two"]["delivered"], by_target["products:two"]["verdict"]) == (2, "complete")
+    assert by_target[f"search:keyword={shared['title']} max_pages=1"]["delivered"] >= 1
+
+    sandbox.post("/sandbox/restock", {"seller_open_id": shop["seller_open_id"], "fraction": 1.0, "seed": 1,
+                                      "stock": 7})
+    second = crawl("watch", args={"watchlist": str(path)}, env=env)
+    assert second.returncode == 0, second.log[-3000:]
+    changes = [json.loads(line) for line in subprocess_report(db)]
+    kinds = {c["kind"] for c in changes if c["product_id"] == ids[0] and c["sku_id"] is None}
+    assert kinds & {"stock", "back_in_stock", "out_of_stock"}, changes
+    assert not [c for c in changes if c["kind"] == "price"], "a list entry made a false price change"
+
+
+def test_a_watched_product_that_is_gone_is_removed_and_the_watch_succeeds(sandbox_factory, crawl, tmp_path):
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(100)
+    ids = sandbox.ids(shop)
+    gone = set(sandbox.post("/sandbox/delist", {"seller_open_id": shop["seller_open_id"], "fraction": 0.5,
+                                                "seed": 4})["changed"])
+    watched = [ids[n] for n in range(len(ids)) if ids[n] in gone][:1] + [i for i in ids if i not in gone][:2]
+    path = write_watchlist(tmp_path, f'[[products]]\nname = "three"\nids = {json.dumps(watched)}\n')
+    result = crawl("watch", args={"watchlist": str(path)}, env=sandbox.env(**FAST))
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats["finish_reason"] == "finished" and result.stats["ali1688/watch/gone"] == 1
+    report = reports(tmp_path)["products:three"]
+    assert (report["delivered"], report["gone"], report["verdict"]) == (2, 1, "complete")
+    assert f"Watched product {watched[0]} no longer exists" in result.log

@@ -402,6 +402,9 @@ PRODUCT_SOURCES: dict[str, Callable[[_Reader, str, dict], dict[str, Any]]] = {
     "product.search.keywordQuery": _search_entry,
     "product.search.querySellerOfferList": _search_entry,
 }
+#: APIs whose products are list entries: one price (the lowest, also given as ``price_max``),
+#: no SKUs, tiers or stock.
+LIST_ENTRY_SOURCES = frozenset(api for api, source in PRODUCT_SOURCES.items() if source is _search_entry)
 
 
 def normalize_product(api_name: str, payload: Any) -> tuple[dict[str, Any], list[str]]:

@@ -297,9 +297,11 @@ def _arrow(before: Decimal | None, after: Decimal | None) -> str:
 
 
 def _percent(before: Decimal | None, after: Decimal | None) -> str:
-    if not before or after is None:
-        return ""
-    return f"{(after - before) / before * 100:+.1f}%"
+    """The change in percent as the change feed gives it (two decimals), signed."""
+    from ali1688spider.storage.changes import change_pct
+
+    pct = change_pct(before, after)
+    return "" if pct is None else f"{'' if pct.startswith('-') else '+'}{pct}%"
 
 
 def _width(text: str) -> int:

@@ -26,6 +26,7 @@ from ali1688spider.extensions.feeds import feed_not_stored
 from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.session import check_settings
 from ali1688spider.jobdir import check_jobdir
+from ali1688spider.pipelines.sql import sql_settings
 from ali1688spider.reporting.health import health_limits
 from ali1688spider.reporting.pipeline import report_settings
 from ali1688spider.reporting.progress import progress_interval
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 #: crawl starts so that a bad value is one line and exit 2, not a traceback mid-start.
 SETTING_CHECKS = (
     check_settings, check_cache_settings, report_settings, progress_interval, check_jobdir,
-    check_redis, alert_settings, health_limits,
+    check_redis, alert_settings, health_limits, sql_settings,
 )
 
 

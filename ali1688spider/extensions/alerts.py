@@ -36,7 +36,7 @@ from ali1688spider.alerts import (
     parse_rules,
 )
 from ali1688spider.changes import change_recorded
-from ali1688spider.config import ConfigError, get_float, get_str
+from ali1688spider.config import DB_URL_SETTING, ConfigError, get_float, get_str
 from ali1688spider.redact import redact
 
 if TYPE_CHECKING:
@@ -165,7 +165,10 @@ class Alerts:
         return getattr(self.crawler.spider, "alert_rules", None) or {}
 
     def spider_opened(self) -> None:
-        if self.settings.webhook and not self.settings.rules and not self._per_target():
+        if not get_str(self.crawler.settings, DB_URL_SETTING):
+            logger.warning("Alerts are on but %s is not set: changes are found only by crawls that store "
+                           "into a database, so none will match", DB_URL_SETTING)
+        elif self.settings.webhook and not self.settings.rules and not self._per_target():
             logger.warning("%s is set but %s is not: no change will be posted", WEBHOOK_SETTING, RULES_SETTING)
 
     def rules_for(self, target: str | None) -> tuple[Rule, ...]:
@@ -183,16 +186,20 @@ class Alerts:
             self._target_rules[target] = rules
         return self._target_rules[target]
 
-    def change_recorded(self, change: Mapping[str, Any], target: str | None = None) -> None:
-        rules = matching(self.rules_for(target), change)
-        if not rules:
-            return
-        self.matched.setdefault(target, []).append(json_ready(dict(change)))
-        stats = self.crawler.stats
-        stats.inc_value("ali1688/alerts/matched")
-        for rule in rules:
-            self.rule_counts[str(rule)] += 1
-            stats.inc_value(f"ali1688/alerts/matched/{rule}")
+    def change_recorded(
+        self, change: Mapping[str, Any], target: str | None = None, targets: tuple[str, ...] = ()
+    ) -> None:
+        """Keep *change* for each of its *targets* (or its one *target*) whose rules it matches."""
+        for key in targets or (target,):
+            rules = matching(self.rules_for(key), change)
+            if not rules:
+                continue
+            self.matched.setdefault(key, []).append(json_ready(dict(change)))
+            stats = self.crawler.stats
+            stats.inc_value("ali1688/alerts/matched")
+            for rule in rules:
+                self.rule_counts[str(rule)] += 1
+                stats.inc_value(f"ali1688/alerts/matched/{rule}")
 
     async def spider_closed(self) -> None:
         self._log_summary()

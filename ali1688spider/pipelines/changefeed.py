@@ -69,14 +69,18 @@ class ChangeFeed:
             item = change_item(row)
             self.counts[item["kind"]] += 1
             self.crawler.stats.inc_value(STATS_PREFIX + item["kind"])
+            targets = self.ledger.targets_of(item["product_id"])
             self.crawler.signals.send_catch_log(
-                change_recorded, change=item, target=self.ledger.target_of(item["product_id"])
+                change_recorded, change=item, target=targets[0] if targets else None, targets=targets
             )
 
     def complete_listings(self) -> Iterator[CompleteListing]:
         """The whole-shop targets whose listing is complete; a line for each that is not."""
         for target in self.ledger.targets.values():
             if target.scope is None:
+                if "since" in target.extra:
+                    logger.info("No removals recorded for %s: only products modified since %s were listed",
+                                target.target, target.extra["since"])
                 continue
             if self.shared is not None:
                 if not self.shared.crawl_done():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ from ali1688spider.storage.errors import describe_error
 from ali1688spider.storage.records import category_row, product_record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from scrapy.crawler import Crawler
     from typing_extensions import Self
@@ -48,15 +49,30 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SqlSettings:
+    batch_size: int
+    flush_seconds: float
+    detect_changes: bool
+
+
+def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
+    """The SQL pipeline's settings; ConfigError naming the setting (the crawl command checks
+    them before any call)."""
+    return SqlSettings(
+        batch_size=get_int(settings, "ALI1688_DB_BATCH_SIZE", minimum=1),
+        flush_seconds=get_float(settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01),
+        detect_changes=get_choice(settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
+    )
+
+
 class SqlPipeline:
-    def __init__(
-        self, crawler: Crawler, url: str, *, batch_size: int, flush_seconds: float, detect_changes: bool = True
-    ):
+    def __init__(self, crawler: Crawler, url: str, settings: SqlSettings):
         self.crawler = crawler
         self.url = url
-        self.batch_size = batch_size
-        self.flush_seconds = flush_seconds
-        self.changes = ChangeFeed(crawler) if detect_changes else None
+        self.batch_size = settings.batch_size
+        self.flush_seconds = settings.flush_seconds
+        self.changes = ChangeFeed(crawler) if settings.detect_changes else None
         self.store: Store | None = None
         self.run_id: int | None = None
         self.executor: ThreadPoolExecutor | None = None
@@ -73,13 +89,7 @@ class SqlPipeline:
         url = get_str(crawler.settings, DB_URL_SETTING)
         if not url:
             raise NotConfigured
-        return cls(
-            crawler,
-            url,
-            batch_size=get_int(crawler.settings, "ALI1688_DB_BATCH_SIZE", minimum=1),
-            flush_seconds=get_float(crawler.settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01),
-            detect_changes=get_choice(crawler.settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
-        )
+        return cls(crawler, url, sql_settings(crawler.settings))
 
     async def open_spider(self) -> None:
         # Imported here: crawls that store nothing never load SQLAlchemy (about 0.2 s).
@@ -137,14 +147,15 @@ class SqlPipeline:
 
     async def _record_removals(self, feed: ChangeFeed) -> None:
         """Products gone from complete shop listings, or whose detail says they do not exist."""
+        at = _now().replace(microsecond=0)  # to the second, as item times are
         try:
             for listing in feed.complete_listings():
                 feed.publish(await self._in_thread(
                     self.store.remove_absent, self.run_id, column=listing.column, value=listing.value,
-                    listed=listing.listed, at=_now(),
+                    listed=listing.listed, at=at,
                 ))
             if feed.gone:
-                feed.publish(await self._in_thread(self.store.remove_gone, self.run_id, sorted(feed.gone), _now()))
+                feed.publish(await self._in_thread(self.store.remove_gone, self.run_id, sorted(feed.gone), at))
         except Exception as exc:  # the products are stored; only the removals are not
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)

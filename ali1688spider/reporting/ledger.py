@@ -162,7 +162,7 @@ class CompletenessLedger:
         self.targets: dict[str, TargetLedger] = {}
         self._owner: dict[str, TargetLedger] = {}
         #: Products of targets without a ledger (a watchlist's searches and id lists).
-        self._tags: dict[str, str] = {}
+        self._tags: dict[str, list[str]] = {}
 
     def open(self, key: str, *, spider: str, target: str) -> TargetLedger:
         ledger = self.targets.get(key)
@@ -198,12 +198,16 @@ class CompletenessLedger:
 
     def tag(self, product_id: str, key: str) -> None:
         """*product_id* was asked for by the target *key*, which keeps no ledger."""
-        self._tags.setdefault(product_id, key)
+        keys = self._tags.setdefault(product_id, [])
+        if key not in keys:
+            keys.append(key)
 
-    def target_of(self, product_id: str) -> str | None:
-        """The key of the target that listed (or asked for) *product_id*; None: none did."""
+    def targets_of(self, product_id: str) -> tuple[str, ...]:
+        """The keys of the targets that listed or asked for *product_id* (a watchlist's
+        entries may share products), the listing one first."""
         ledger = self._owner.get(product_id)
-        return self._tags.get(product_id) if ledger is None else ledger.key
+        tags = self._tags.get(product_id, ())
+        return (ledger.key, *(key for key in tags if key != ledger.key)) if ledger else tuple(tags)
 
     def expected_total(self) -> int | None:
         totals = [t.official_total for t in self.targets.values() if t.official_total is not None]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
 from ali1688spider.alerts import parse_rules
+from ali1688spider.api.errors import ErrorKind
 from ali1688spider.config import get_str
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import Product
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from scrapy import Request
+    from twisted.python.failure import Failure
 
     from ali1688spider.spiders.watchlist import WatchEntry
 
@@ -76,9 +77,11 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
         self.alert_rules = {}
         for entry in (self.args or {}).get("entries", []):
             self.note_rules(entry, target_key(entry, check_entry(entry)))
-        #: Searches' and id lists' targets -> what was asked for (None: a search) and delivered.
+        #: Searches' and id lists' targets -> how many products were asked for (None: a search),
+        #: which were delivered (by any entry), and which no longer exist.
         self.lists: dict[str, int | None] = {}
-        self.list_delivered: Counter[str] = Counter()
+        self.list_delivered: dict[str, set[str]] = {}
+        self.gone: list[str] = []
         self.started = dt.datetime.now(dt.timezone.utc)
 
     def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
@@ -106,22 +109,37 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, Product):
-            target = ledger_for(self.crawler).target_of(item.get("product_id"))
-            if target in self.lists:
-                self.list_delivered[target] += 1
+            for target in ledger_for(self.crawler).targets_of(item.get("product_id")):
+                if target in self.lists:
+                    self.list_delivered.setdefault(target, set()).add(item["product_id"])
+
+    def product_detail_failed(self, failure: Failure) -> None:
+        """A watched product that no longer exists is a finding (recorded as removed), not a
+        failed call: a daily watch goes on succeeding after a supplier delists a product."""
+        error = getattr(failure.value, "error", None)
+        if error is not None and error.kind is ErrorKind.NOT_FOUND:
+            offer_id = failure.request.cb_kwargs["offer_id"]
+            self.gone.append(offer_id)
+            self.note_gone(offer_id, error)
+            self.crawler.stats.inc_value("ali1688/watch/gone")
+            logger.info("Watched product %s no longer exists", offer_id)
+            return
+        super().product_detail_failed(failure)
 
     def closed(self, reason: str) -> None:
         """Shops have their crawl reports; write one for each search and id list too."""
         super().closed(reason)
         template = get_str(self.crawler.settings, "ALI1688_REPORT_FILE") or ""
         for target, asked in self.lists.items():
-            delivered = self.list_delivered[target]
+            delivered = len(self.list_delivered.get(target, ()))
+            gone = sum(1 for offer_id in self.gone if target in ledger_for(self.crawler).targets_of(offer_id))
             report = {
                 "spider": self.name,
                 "target": target,
                 "asked": asked,
                 "delivered": delivered,
-                "verdict": None if asked is None else "complete" if delivered >= asked else "incomplete",
+                "gone": gone,
+                "verdict": None if asked is None else "complete" if delivered + gone >= asked else "incomplete",
                 "started_at": self.started.astimezone().isoformat(timespec="seconds"),
                 "finished_at": now_iso(),
             }

@@ -2,8 +2,9 @@
 
 ``plan_product`` compares a product with its stored row and decides: insert, update or
 nothing; which SKU/tier rows to replace; whether a price-history row is due. What an item does
-not say (``None``: a search list entry has no SKUs, tiers or stock) keeps the stored value, so
-a partial sighting never erases what a detail call found.
+not say (``None``: a search list entry has no SKUs, tiers or stock, and its one price is the
+lowest only, whatever its ``price_max`` says) keeps the stored value, so a partial sighting
+never erases what a detail call found, and learning a price is no price change.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from ali1688spider.api.normalize import LIST_ENTRY_SOURCES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -70,6 +73,9 @@ def product_record(item: Mapping[str, Any], *, now: datetime | None = None) -> P
     """The record of a *valid* Product item (see ``pipelines.validate.validate_product``)."""
     product_id = item["product_id"]
     columns: dict[str, Any] = {name: item.get(name) for name in CONTENT_COLUMNS}
+    if columns["source_api"] in LIST_ENTRY_SOURCES:
+        # A list entry's price_max is its one price again, not the product's highest.
+        columns["price_max"] = None
     for name in PRICE_COLUMNS:
         if columns[name] is not None:
             columns[name] = Decimal(columns[name])
@@ -164,7 +170,7 @@ def plan_product(record: ProductRecord, stored: Mapping[str, Any] | None, run_id
         tiers_hash=record.tiers_hash if record.tiers is not None else stored["tiers_hash"],
     )
     history = None
-    if prices != old_prices:
+    if any(old_prices.get(part) is not None and prices[part] != old_prices[part] for part in prices):
         history = _history(record, run_id, prices, previous=stored)
     return ProductPlan(
         "changed",
