@@ -123,6 +123,10 @@ def _sku_changes(changes: _Changes, skus: Sequence[Mapping[str, Any]], stored: S
             changes.add("sku_removed", _sku(old), None, sku_id=sku_id)
 
 
+#: The stored columns a ``removed`` change is made of.
+REMOVAL_COLUMNS = ("product_id", "title", "price_min", "price_max", "stock", "seller_open_id")
+
+
 def removal(stored: Mapping[str, Any], run_id: int, at: datetime) -> dict[str, Any]:
     """The change row of a stored product that is gone from its shop."""
     return {
