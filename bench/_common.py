@@ -158,10 +158,14 @@ class Crawl:
         return self
 
     def wait(self, timeout: float = 1800) -> Crawl:
-        """Wait for the process; its own peak RSS comes from ``wait4`` (this child only)."""
+        """Wait for the process. Its peak RSS is its own high-water mark (``VmHWM``), read
+        while it runs: ``wait4``'s ``ru_maxrss`` would include the RSS this benchmark process
+        had when it started the child (Linux keeps the pre-exec mark), e.g. a parsed feed."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
+        high_water_kb = 0
         while True:
+            high_water_kb = max(high_water_kb, _high_water_kb(self.process.pid))
             pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
             if pid:
                 break
@@ -172,7 +176,7 @@ class Crawl:
         self.seconds = time.monotonic() - self._started
         self.returncode = os.waitstatus_to_exitcode(status)
         self.process.returncode = self.returncode
-        self.peak_rss_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+        self.peak_rss_mb = (high_water_kb or usage.ru_maxrss) / 1024  # kilobytes on Linux
         self.cpu_seconds = usage.ru_utime + usage.ru_stime
         return self
 
@@ -227,6 +231,18 @@ class Crawl:
             tail = "\n".join(self.log().splitlines()[-30:])
             raise RuntimeError(f"{self.spider} crawl exited {self.returncode}:\n{tail}")
         return self
+
+
+def _high_water_kb(pid: int) -> int:
+    """The peak resident set size of a running process, in kB (0 when unknown)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def crawl(

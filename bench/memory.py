@@ -1,8 +1,10 @@
 """Benchmark: peak memory of a whole-shop crawl of the 100,000+ product sandbox shop.
 
 ``scrapy crawl shop -a seller_open_id=…`` (details off, JSON lines feed) runs as a subprocess
-against an unlimited sandbox; its peak resident set size is the child's own ``ru_maxrss``
-(``os.wait4``), so the sandbox and this script do not count. A second run adds the SQL
+against an unlimited sandbox; its peak resident set size is the child's own high-water mark
+(``VmHWM``, read while it runs), so the sandbox and this script do not count (``wait4``'s
+``ru_maxrss`` would: Linux carries the starting process's mark across ``exec``, and this
+script holds the first run's parsed feed when it starts the second). A second run adds the SQL
 pipeline (``ALI1688_DB_URL=sqlite:///…``). Goal: <= 300 MB. Prints a table and writes
 ``bench/results/memory.json``.
 
