@@ -163,6 +163,16 @@ def test_bad_arguments_fail_before_any_call(sandbox, crawl, args, message):
     assert not result.stats_path.exists()
 
 
+def test_a_standalone_sandbox_is_named_in_the_crawl_log(sandbox, crawl):
+    """With its public credentials set, a crawl of a running `ali1688 sandbox` says too that its
+    data is synthetic."""
+    result = crawl("product", args={"ids": shop_ids(sandbox, 100, 1)[0]}, env=sandbox.env())
+    assert result.returncode == 0, result.log[-3000:]
+    banner = [line for line in result.log.splitlines() if "ALI1688 SANDBOX" in line]
+    assert len(banner) == 1 and "SYNTHETIC" in banner[0] and sandbox.url in banner[0]
+    assert result.stats["ali1688/sandbox"] == 1
+
+
 def test_no_credentials_runs_the_embedded_sandbox_loudly(sandbox, crawl):
     ids = shop_ids(sandbox, 100, 3)  # the embedded sandbox uses the same default seed
     result = crawl("product", args={"ids": ",".join(ids)})

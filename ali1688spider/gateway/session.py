@@ -19,7 +19,7 @@ from ali1688spider.api.oauth import oauth_root
 from ali1688spider.closing import closing_reason
 from ali1688spider.config import ConfigError, get_choice, get_float, get_int
 from ali1688spider.distributed.keys import key_prefix, redis_url
-from ali1688spider.gateway.endpoint import resolve_endpoint
+from ali1688spider.gateway.endpoint import resolve_endpoint, sandbox_credentials
 from ali1688spider.gateway.pacing import Admission, InFlight, LocalPacer, RateReport
 from ali1688spider.gateway.quota import QuotaStop, make_quota
 from ali1688spider.gateway.tokens import TokenManager
@@ -39,6 +39,10 @@ SANDBOX_BANNER = (
     "sandbox gateway at %s and yields SYNTHETIC data, not 1688.com. "
     "Set ALI1688_APP_KEY and ALI1688_APP_SECRET (and ALI1688_ACCESS_TOKEN) to crawl the real "
     "gateway; set ALI1688_SANDBOX=off to forbid the sandbox."
+)
+SANDBOX_CREDENTIALS_BANNER = (
+    "ALI1688 SANDBOX: the app key is the sandbox's public one, so the gateway at %s is a "
+    "sandbox and this crawl yields SYNTHETIC data, not 1688.com."
 )
 _ATTRIBUTE = "ali1688_session"
 
@@ -80,6 +84,9 @@ class GatewaySession:
             logger.warning(SANDBOX_BANNER, url)
             crawler.stats.set_value("ali1688/sandbox", 1)
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        elif any(c.app_key == sandbox_credentials().app_key for c in endpoint.credentials):
+            logger.warning(SANDBOX_CREDENTIALS_BANNER, endpoint.url)
+            crawler.stats.set_value("ali1688/sandbox", 1)
         assert endpoint.url is not None
         self.endpoint = endpoint
         self.admission = Admission(

@@ -57,9 +57,10 @@ def parse_arguments(
         try:
             values[name] = argument.parse(str(raw[name]).strip())
         except (ValueError, OSError) as exc:
+            # A parser's own message may already say what it expects.
+            hint = "" if "(expected" in str(exc) else f" (expected {argument.help})"
             raise SpiderArgumentError(
-                f"argument {name}={raw[name]!r} of spider {spider_name!r}: {exc} "
-                f"(expected {argument.help})"
+                f"argument {name}={raw[name]!r} of spider {spider_name!r}: {exc}{hint}"
             ) from None
     return values
 
