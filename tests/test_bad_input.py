@@ -113,10 +113,11 @@ HOSTILE_VALUES = {"oversized_counts": _oversized_counts, "exponent_price": _expo
 
 
 class BadGateway:
-    """A proxy in front of the sandbox (*upstream*: its base URL) answering chosen offers badly."""
+    """A proxy in front of the sandbox (*upstream*: its base URL) answering chosen offers badly
+    (*answers*: mode -> (status, content type, body))."""
 
-    def __init__(self, upstream: str, modes: dict[str, str]):
-        self.upstream, self.modes = upstream, modes
+    def __init__(self, upstream: str, modes: dict[str, str], answers: dict[str, tuple] = BAD_ANSWERS):
+        self.upstream, self.modes, self.answers = upstream, modes, answers
         self.calls: dict[str, int] = {}
         gateway = self
 
@@ -133,8 +134,8 @@ class BadGateway:
                     status, content_type = 400, "application/json"
                     payload = json.dumps({"error_code": "gw.ParamInvalid",
                                           "error_message": f"bad request: {body.decode()}"}).encode()
-                elif mode in BAD_ANSWERS:
-                    status, content_type, text = BAD_ANSWERS[mode]
+                elif mode in gateway.answers:
+                    status, content_type, text = gateway.answers[mode]
                     payload = text.encode("latin-1" if mode == "binary" else "utf-8")
                 else:
                     real = requests.post(gateway.upstream + self.path, data=body, timeout=30,

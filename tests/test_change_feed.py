@@ -9,6 +9,7 @@ import json
 import subprocess
 
 from helpers import CLI, REPO
+from test_bad_input import BadGateway
 from test_distributed import run_workers
 
 from ali1688spider.sandbox.process import crawl_environment
@@ -185,3 +186,33 @@ def test_a_listing_after_a_detail_crawl_is_no_change(sandbox, crawl, tmp_path):
     # Detailed again: still nothing, the stored highest prices were kept.
     again = crawl_shop(crawl, sandbox, db, seller, tmp_path)
     assert again.returncode == 0 and feed(tmp_path) == []
+
+
+#: "Not found" answers that are not the API's: they prove nothing about the offer.
+NOT_THE_APIS_ANSWER = {
+    "gateway_404": (404, "application/json", '{"error_code": "gw.Unknown", "error_message": "API not found"}'),
+    "server_500": (500, "application/json", '{"error_code": "500", "error_message": "service not found"}'),
+}
+
+
+def test_only_the_apis_own_answer_proves_a_product_gone(sandbox_factory, crawl, tmp_path):
+    """A gateway's or a failing server's "not found" removes nothing; the API's own does."""
+    sandbox = sandbox_factory("--qps", "0")
+    shop = sandbox.shop(100)
+    ids = sandbox.ids(shop)[:3]
+    db = f"sqlite:///{tmp_path / 'hostile.db'}"
+    env = sandbox.env(ALI1688_DB_URL=db, **FAST)
+    assert crawl("product", args={"ids": ",".join(ids)}, env=env).returncode == 0
+    delisted = set(sandbox.post("/sandbox/delist", {"seller_open_id": shop["seller_open_id"],
+                                                    "fraction": 1.0, "seed": 1})["changed"])
+    assert set(ids) <= delisted
+    proxy = BadGateway(sandbox.base_url, dict(zip(ids, NOT_THE_APIS_ANSWER)), answers=NOT_THE_APIS_ANSWER)
+    try:
+        again = crawl("product", args={"ids": ",".join(ids)}, timeout=120,
+                      settings={"ALI1688_RETRY_TIMES": "1", "ALI1688_BACKOFF_BASE": "0.01"},
+                      env={**env, "ALI1688_GATEWAY_URL": proxy.url})
+    finally:
+        proxy.close()
+    assert again.returncode == 1, again.log[-3000:]
+    removed = [json.loads(line)["product_id"] for line in report(db, "--kind", "removed", "--json").stdout.splitlines()]
+    assert removed == [ids[2]]

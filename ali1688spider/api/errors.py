@@ -92,6 +92,13 @@ class ApiError:
         return self.kind in RETRYABLE_KINDS
 
     @property
+    def proves_absence(self) -> bool:
+        """The API itself answered that the thing asked for does not exist: a business error in
+        an HTTP 200 body (reference §4.2). A "not found" from the gateway (``gw.*``), a proxy or
+        a failing server (any other status) proves nothing about the offer."""
+        return self.kind is ErrorKind.NOT_FOUND and self.http_status == 200 and not self.code.startswith("gw.")
+
+    @property
     def fatal_credentials(self) -> bool:
         """The app key/secret or its permissions are wrong: retrying cannot help."""
         return self.kind in CREDENTIAL_KINDS

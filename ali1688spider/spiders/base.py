@@ -9,7 +9,7 @@ import scrapy
 from scrapy import signals
 
 from ali1688spider.api.catalogue import DETAIL_API
-from ali1688spider.api.errors import ErrorKind, unwrap_result
+from ali1688spider.api.errors import unwrap_result
 from ali1688spider.api.normalize import fill_missing, normalize_product
 from ali1688spider.changes import offer_gone
 from ali1688spider.closing import CALLS_FAILED, close_crawl
@@ -108,7 +108,7 @@ class Ali1688Spider(scrapy.Spider):
 
     def note_gone(self, offer_id: str, error: ApiError) -> None:
         """A detail that answered "does not exist": the offer is offline or deleted."""
-        if error.kind is ErrorKind.NOT_FOUND:
+        if error.proves_absence:
             self.crawler.signals.send_catch_log(offer_gone, product_id=offer_id)
 
     def detail_product(self, response: Response, listing: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from ali1688spider.alerts import parse_rules
-from ali1688spider.api.errors import ErrorKind
 from ali1688spider.config import get_str
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import Product
@@ -117,7 +116,7 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
         """A watched product that no longer exists is a finding (recorded as removed), not a
         failed call: a daily watch goes on succeeding after a supplier delists a product."""
         error = getattr(failure.value, "error", None)
-        if error is not None and error.kind is ErrorKind.NOT_FOUND:
+        if error is not None and error.proves_absence:
             offer_id = failure.request.cb_kwargs["offer_id"]
             self.gone.append(offer_id)
             self.note_gone(offer_id, error)
