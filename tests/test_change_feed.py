@@ -6,12 +6,18 @@ listing that was not complete."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 
 from helpers import CLI, REPO
+from redis_server import start_redis_server
+from scrapy import Spider
+from scrapy.utils.test import get_crawler
 from test_bad_input import BadGateway
 from test_distributed import run_workers
 
+from ali1688spider.pipelines.changefeed import ChangeFeed
+from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.sandbox.process import crawl_environment
 
 FAST = {"ALI1688_QPS": "500"}
@@ -216,3 +222,24 @@ def test_only_the_apis_own_answer_proves_a_product_gone(sandbox_factory, crawl, 
     assert again.returncode == 1, again.log[-3000:]
     removed = [json.loads(line)["product_id"] for line in report(db, "--kind", "removed", "--json").stdout.splitlines()]
     assert removed == [ids[2]]
+
+
+class ShopNamed(Spider):
+    name = "shop"
+
+
+def test_a_redis_gone_at_the_close_judges_no_removal_in_one_line(tmp_path, caplog):
+    """Distributed: the shared ledger's Redis died before the close. No removal can be proved,
+    none is recorded, and one warning says why (not a database error)."""
+    server = start_redis_server(tmp_path)
+    crawler = get_crawler(ShopNamed, {"ALI1688_REDIS_URL": server.url})
+    target = ledger_for(crawler).open("seller_open_id=s", spider="shop", target="seller_open_id=s")
+    target.scope = ("seller_open_id", "s")
+    feed = ChangeFeed(crawler)
+    server.kill()
+    with caplog.at_level(logging.WARNING, logger="ali1688spider.pipelines.changefeed"):
+        assert list(feed.complete_listings()) == []
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith("No removals judged for seller_open_id=s: the shared ledger in Redis "
+                           "(ALI1688_REDIS_URL) did not answer (ConnectionError")
+    feed.close()

@@ -31,6 +31,7 @@ from twisted.internet import task
 from ali1688spider.closing import REDIS_UNAVAILABLE, close_crawl
 from ali1688spider.config import get_float
 from ali1688spider.distributed.leases import LeasedQueue
+from ali1688spider.distributed.signals import leases_acknowledging
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -41,10 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two rounds of acknowledging, renewing and reclaiming leases.
 TEND_INTERVAL = 1.0
-#: Sent (no arguments) before leases are acknowledged: what the requests delivered must be
-#: recorded in Redis by then (the shared ledger, ``reporting/shared.py``); a receiver
-#: returns True once it is, and anything else holds the acknowledgements for the next round.
-leases_acknowledging = object()
 
 
 class RedisScheduler(Scheduler):

@@ -24,9 +24,11 @@ from ali1688spider.reporting.shared import SharedLedger
 from ali1688spider.storage.records import price_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
 
     from scrapy.crawler import Crawler
+
+    from ali1688spider.reporting.ledger import TargetLedger
 
 logger = logging.getLogger(__name__)
 STATS_PREFIX = "ali1688/changes/"
@@ -55,6 +57,8 @@ class ChangeFeed:
         self.crawler = crawler
         self.ledger = ledger_for(crawler)
         self.shared = SharedLedger.for_crawler(crawler, crawler.spidercls.name)
+        #: What the shared ledger raises while Redis is away (nothing without one).
+        self.outage: type[Exception] | tuple[()] = self.shared.outage if self.shared is not None else ()
         self.counts: Counter[str] = Counter()
         #: Products whose detail answered that they do not exist.
         self.gone: set[str] = set()
@@ -82,20 +86,30 @@ class ChangeFeed:
                     logger.info("No removals recorded for %s: only products modified since %s were listed",
                                 target.target, target.extra["since"])
                 continue
-            if self.shared is not None:
-                if not self.shared.crawl_done():
-                    logger.info("No removals judged for %s: other workers are still crawling it", target.target)
-                    continue
-                verdict, listed = judge(*self.shared.figures(target), 1.0), None
-            else:
-                verdict, listed = target.verdict(1.0), target.listed
-            if verdict != COMPLETE:
-                logger.info("No removals recorded for %s: its listing is %s, which proves nothing "
-                            "about the products it did not return", target.target, verdict)
+            try:
+                listed = self._complete_listing(target)
+            except self.outage as exc:
+                logger.warning("No removals judged for %s: the shared ledger in Redis (ALI1688_REDIS_URL) "
+                               "did not answer (%s: %s)", target.target, type(exc).__name__, exc)
                 continue
-            if listed is None:
-                listed = self.shared.listed_ids(target)
-            yield CompleteListing(target.target, *target.scope, frozenset(listed))
+            if listed is not None:
+                yield CompleteListing(target.target, *target.scope, frozenset(listed))
+
+    def _complete_listing(self, target: TargetLedger) -> Collection[str] | None:
+        """Every product id the complete listing of *target* held; None (and a line saying
+        why) when the listing is not complete, or other workers still crawl it."""
+        if self.shared is None:
+            verdict = target.verdict(1.0)
+        elif not self.shared.crawl_done():
+            logger.info("No removals judged for %s: other workers are still crawling it", target.target)
+            return None
+        else:
+            verdict = judge(*self.shared.figures(target), 1.0)
+        if verdict != COMPLETE:
+            logger.info("No removals recorded for %s: its listing is %s, which proves nothing "
+                        "about the products it did not return", target.target, verdict)
+            return None
+        return target.listed if self.shared is None else self.shared.listed_ids(target)
 
     def close(self) -> None:
         if self.counts:

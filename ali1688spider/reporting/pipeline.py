@@ -20,7 +20,7 @@ from scrapy import signals
 
 from ali1688spider.closing import INCOMPLETE, close_crawl
 from ali1688spider.config import ConfigError, get_float, get_str
-from ali1688spider.distributed.scheduler import leases_acknowledging
+from ali1688spider.distributed.signals import leases_acknowledging
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import CrawlReport, Product
 from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, judge, ledger_for, worst_verdict

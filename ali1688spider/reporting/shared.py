@@ -7,6 +7,9 @@ the ids it listed and delivered to three Redis keys
 shared queue empty and no request lent to any worker judges the crawl from them: short of
 ``ALI1688_COMPLETENESS_MIN``, it closes ``ali1688_incomplete`` and exits 1, so a lossy
 distributed run never ends as a success. Keys expire a week after the last write.
+
+``redis`` is imported only when ``ALI1688_REDIS_URL`` is set: a crawl of one machine needs no
+redis extra.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-import redis
-
 from ali1688spider.distributed.keys import key_prefix, lease_keys, redis_url, requests_key
 
 if TYPE_CHECKING:
+    import redis
     from scrapy.crawler import Crawler
 
     from ali1688spider.reporting.ledger import TargetLedger
@@ -42,6 +44,8 @@ class SharedLedger:
     client: redis.Redis
     prefix: str
     spider: str
+    #: What a Redis outage raises (``redis.RedisError``).
+    outage: type[Exception]
     _written: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -49,7 +53,9 @@ class SharedLedger:
         url = redis_url(crawler.settings)
         if url is None:
             return None
-        return cls(redis.Redis.from_url(url), key_prefix(crawler.settings), spider_name)
+        import redis
+
+        return cls(redis.Redis.from_url(url), key_prefix(crawler.settings), spider_name, redis.RedisError)
 
     def _keys(self, target: TargetLedger) -> tuple[str, str, str]:
         base = f"{self.prefix}:{self.spider}:ledger:{target.key}"
@@ -77,7 +83,7 @@ class SharedLedger:
                 sent.append((listed, new_listed, delivered, new_delivered))
             try:
                 pipe.execute()
-            except redis.RedisError:
+            except self.outage:
                 return False
         for listed, new_listed, delivered, new_delivered in sent:
             listed |= new_listed
