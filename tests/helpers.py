@@ -4,6 +4,7 @@ running a coroutine."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,19 @@ def ali1688(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*CLI, *args], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=60
     )
+
+
+def report_changes(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    """``ali1688 report changes --db DB_URL ARGS…``."""
+    return ali1688("report", "changes", "--db", db_url, *args, env={})
+
+
+def recorded_changes(db_url: str, *args: str) -> list[dict[str, Any]]:
+    """The changes ``ali1688 report changes --json`` prints (of the last finished run, unless
+    *args* say otherwise)."""
+    done = report_changes(db_url, "--json", *args)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def app_env(sandbox, store: Path) -> dict[str, str]:

@@ -143,6 +143,17 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def store(db_url):
+    """A Store on ``db_url`` with its schema created (closed after the test)."""
+    from ali1688spider.storage.store import Store
+
+    store = Store(db_url)
+    store.open()
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def history_trigger():
     """``history_trigger(url, refuse=ID, delay=SECONDS)`` adds a trigger on ``price_history``
     (creating the schema first): a real database error when *refuse*'s row is inserted, and/or

@@ -12,15 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import subprocess
-import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 from conftest import start_sandbox_process
-from helpers import CLI, REPO, run_async
+from helpers import recorded_changes, run_async
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -37,7 +34,7 @@ from ali1688spider.changes import change_recorded
 from ali1688spider.config import ConfigError
 from ali1688spider.extensions.alerts import Alerts, post_webhook, url_origin
 from ali1688spider.items import ProductChange
-from ali1688spider.sandbox.process import crawl_environment, free_port
+from ali1688spider.sandbox.process import free_port
 
 # -- rules -----------------------------------------------------------------------------------
 
@@ -192,57 +189,6 @@ def test_the_extension_is_off_unless_asked_for():
 # -- the webhook -------------------------------------------------------------------------------
 
 
-class Receiver:
-    """An HTTP server that records every POST and answers the statuses of *answers* in turn
-    (then 200)."""
-
-    def __init__(self, answers: list[int] | None = None):
-        self.answers = list(answers or [])
-        self.posts: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.posts.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status = receiver.answers.pop(0) if receiver.answers else 200
-                self.send_response(status)
-                if status in (301, 302):
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, userinfo: str = "", path: str = "/hook") -> str:
-        return f"http://{userinfo}127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def bodies(self) -> list[Any]:
-        return [json.loads(post["body"]) for post in self.posts]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver_factory():
-    started: list[Receiver] = []
-
-    def start(answers: list[int] | None = None) -> Receiver:
-        started.append(Receiver(answers))
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.close()
-
-
 @pytest.mark.parametrize(("answers", "delivered", "posts", "problem"), [
     ([500, 503], True, 3, None),
     ([429, 429, 429, 429], False, 4, "HTTP 429 Too Many Requests"),
@@ -274,13 +220,6 @@ def test_a_closed_port_is_tried_four_times():
 RULES = "price_drop:5,out_of_stock"
 FAST_RETRIES = {"ALI1688_ALERT_BACKOFF": "0.05", "ALI1688_ALERT_TIMEOUT": "5"}
 FAST = {"ALI1688_QPS": "500"}
-
-
-def recorded_changes(db: str) -> list[dict[str, Any]]:
-    """The changes of the last crawl run, as ``ali1688 report changes --json`` prints them."""
-    done = subprocess.run([*CLI, "report", "changes", "--db", db, "--json"], cwd=REPO, env=crawl_environment(),
-                          capture_output=True, text=True, timeout=60, check=True)
-    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def matched_by_rules(changes: list[dict[str, Any]]) -> list[tuple[str, str]]:

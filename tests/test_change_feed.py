@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 
-from helpers import CLI, REPO
+from helpers import ali1688, report_changes
 from redis_server import start_redis_server
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
@@ -18,7 +17,6 @@ from test_distributed import run_workers
 
 from ali1688spider.pipelines.changefeed import ChangeFeed
 from ali1688spider.reporting.ledger import ledger_for
-from ali1688spider.sandbox.process import crawl_environment
 
 FAST = {"ALI1688_QPS": "500"}
 CHANGES_FEED = "changes.jsonl"
@@ -38,11 +36,6 @@ def crawl_shop(crawl, sandbox, db_url, seller, tmp_path, *, settings=None, **arg
 def feed(tmp_path) -> list[dict]:
     path = tmp_path / CHANGES_FEED
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
-
-
-def report(db_url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "report", "changes", "--db", db_url, *args], cwd=REPO,
-                          env=crawl_environment(), capture_output=True, text=True, timeout=60)
 
 
 def test_a_repriced_shop_gives_exactly_its_price_changes(sandbox_factory, crawl, db_url, tmp_path):
@@ -65,10 +58,10 @@ def test_a_repriced_shop_gives_exactly_its_price_changes(sandbox_factory, crawl,
     # The plain product feed holds products only.
     assert len(second.items) == shop["products"] and all("kind" not in item for item in second.items)
 
-    listed = report(db_url, "--json")
+    listed = report_changes(db_url, "--json")
     assert listed.returncode == 0, listed.stderr
     assert [json.loads(line) for line in listed.stdout.splitlines()] == changes
-    table = report(db_url, "--kind", "new", "--run", str(first_run))
+    table = report_changes(db_url, "--kind", "new", "--run", str(first_run))
     assert f"{shop['products']} change(s) (new {shop['products']})" in table.stdout
 
 
@@ -127,22 +120,22 @@ def test_a_product_whose_detail_is_gone_is_removed(sandbox_factory, crawl, db_ur
 
     again = crawl("product", args={"ids": ",".join(ids)}, env=env)
     assert again.stats["ali1688/changes/removed"] == len(gone), again.log[-3000:]
-    removed = report(db_url, "--kind", "removed", "--json")
+    removed = report_changes(db_url, "--kind", "removed", "--json")
     assert sorted(json.loads(line)["product_id"] for line in removed.stdout.splitlines()) == gone
 
 
 def test_report_changes_says_what_to_fix(tmp_path, sandbox, crawl):
-    missing = report(f"sqlite:///{tmp_path / 'none.db'}")
+    missing = report_changes(f"sqlite:///{tmp_path / 'none.db'}")
     assert missing.returncode == 1 and "no database file" in missing.stderr
     url = f"sqlite:///{tmp_path / 'a.db'}"
     assert crawl("product", args={"ids": sandbox.ids(sandbox.shop(100))[0]},
                  env=sandbox.env(ALI1688_DB_URL=url, **FAST)).returncode == 0
-    assert "has no crawl run 7" in report(url, "--run", "7").stderr
-    bad = report(url, "--run", "latest")
+    assert "has no crawl run 7" in report_changes(url, "--run", "7").stderr
+    bad = report_changes(url, "--run", "latest")
     assert bad.returncode == 2 and "'latest' is not a crawl run id" in bad.stderr
-    kind = report(url, "--kind", "price_drop")
+    kind = report_changes(url, "--kind", "price_drop")
     assert kind.returncode == 2 and "invalid choice: 'price_drop'" in kind.stderr
-    empty = report(url, "--kind", "price")
+    empty = report_changes(url, "--kind", "price")
     assert empty.returncode == 0 and "No changes recorded by crawl run 1." in empty.stdout
 
 
@@ -173,7 +166,7 @@ def test_two_workers_judge_removals_from_their_shared_listing(tmp_path, sandbox_
     for result in second:
         run = str(result.stats["ali1688/db/run_id"])
         removed += [json.loads(line)["product_id"]
-                    for line in report(db, "--run", run, "--kind", "removed", "--json").stdout.splitlines()]
+                    for line in report_changes(db, "--run", run, "--kind", "removed", "--json").stdout.splitlines()]
     assert sorted(removed) == sorted(delisted)
 
 
@@ -186,8 +179,7 @@ def test_a_listing_after_a_detail_crawl_is_no_change(sandbox, crawl, tmp_path):
     listing = crawl_shop(crawl, sandbox, db, seller, tmp_path, details="0")
     assert listing.returncode == 0, listing.log[-3000:]
     assert feed(tmp_path) == [] and not any(key.startswith("ali1688/changes/") for key in listing.stats)
-    prices = subprocess.run([*CLI, "report", "prices", "--db", db], cwd=REPO, env=crawl_environment(),
-                            capture_output=True, text=True, timeout=60)
+    prices = ali1688("report", "prices", "--db", db, env={})
     assert prices.stdout.startswith("No price changes."), prices.stdout
     # Detailed again: still nothing, the stored highest prices were kept.
     again = crawl_shop(crawl, sandbox, db, seller, tmp_path)
@@ -220,7 +212,7 @@ def test_only_the_apis_own_answer_proves_a_product_gone(sandbox_factory, crawl, 
     finally:
         proxy.close()
     assert again.returncode == 1, again.log[-3000:]
-    removed = [json.loads(line)["product_id"] for line in report(db, "--kind", "removed", "--json").stdout.splitlines()]
+    removed = [json.loads(line)["product_id"] for line in report_changes(db, "--kind", "removed", "--json").stdout.splitlines()]
     assert removed == [ids[2]]
 
 

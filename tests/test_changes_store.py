@@ -7,7 +7,6 @@ import copy
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import MetaData, Table, select, text
 
 from ali1688spider.changes import KINDS
@@ -18,14 +17,6 @@ from tests.product_samples import SAMPLE
 
 T0 = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
 LATER = "2026-02-01T00:00:00+00:00"
-
-
-@pytest.fixture
-def store(db_url):
-    store = Store(db_url)
-    store.open()
-    yield store
-    store.close()
 
 
 def changes_of(store: Store) -> list[dict]:

@@ -17,14 +17,6 @@ from ali1688spider.storage.store import StorageError, Store, make_engine
 T0 = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def store(db_url):
-    store = Store(db_url)
-    store.open()
-    yield store
-    store.close()
-
-
 def rows(store: Store, table, order_by=None) -> list[dict]:
     with store.engine.connect() as connection:
         query = select(table).order_by(*(order_by or table.primary_key.columns))

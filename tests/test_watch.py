@@ -5,14 +5,11 @@ same file seeds a distributed run through ``ali1688 enqueue --watchlist``."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
-from helpers import CLI, REPO
-from test_alerts import receiver_factory  # noqa: F401 - a fixture
+from helpers import recorded_changes
 from test_distributed import enqueue, run_workers
 
-from ali1688spider.sandbox.process import crawl_environment
 
 FAST = {"ALI1688_QPS": "500"}
 
@@ -44,13 +41,6 @@ name = "favourites"
 ids = {json.dumps(ids)}
 '''
     return text, shop, ids
-
-
-def subprocess_report(db) -> list[str]:
-    """``ali1688 report changes --json`` of the last finished run, one line per change."""
-    done = subprocess.run([*CLI, "report", "changes", "--db", f"sqlite:///{db}", "--json"], cwd=REPO,
-                          env=crawl_environment(), capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout.splitlines()
 
 
 def reports(tmp_path) -> dict[str, dict]:
@@ -144,7 +134,7 @@ def test_each_entry_alerts_on_its_own_rules_with_real_changes(sandbox_factory, c
     assert set(ids) <= set(repriced)
     second = crawl("watch", args={"watchlist": str(path)}, env=env, settings=settings)
     assert second.returncode == 0, second.log[-3000:]
-    changes = [json.loads(line) for line in subprocess_report(tmp_path / "w.db")]
+    changes = recorded_changes(f"sqlite:///{tmp_path / 'w.db'}")
     drops = sorted(c["product_id"] for c in changes if c["kind"] == "price" and float(c["change_pct"]) <= -5)
     assert drops and set(drops) <= set(ids), "the seed must drop a watched price by 5 % or more"
     posted = receiver.bodies()[1:]
@@ -189,7 +179,7 @@ ids = ["{ids[0]}", "{ids[1]}"]
                                       "stock": 7})
     second = crawl("watch", args={"watchlist": str(path)}, env=env)
     assert second.returncode == 0, second.log[-3000:]
-    changes = [json.loads(line) for line in subprocess_report(db)]
+    changes = recorded_changes(f"sqlite:///{db}")
     kinds = {c["kind"] for c in changes if c["product_id"] == ids[0] and c["sku_id"] is None}
     assert kinds & {"stock", "back_in_stock", "out_of_stock"}, changes
     assert not [c for c in changes if c["kind"] == "price"], "a list entry made a false price change"

@@ -17,6 +17,7 @@ from ali1688spider.config import get_str
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.gateway.endpoint import resolve_endpoint
 from ali1688spider.gateway.request import build_api_request
+from ali1688spider.items import Product
 from ali1688spider.reporting.ledger import now_iso
 from ali1688spider.spiders.arguments import Argument, has_job_arguments, parse_arguments
 
@@ -110,6 +111,12 @@ class Ali1688Spider(scrapy.Spider):
         """A detail that answered "does not exist": the offer is offline or deleted."""
         if error.proves_absence:
             self.crawler.signals.send_catch_log(offer_gone, product_id=offer_id)
+
+    def detail_item(self, response: Response, listing: dict[str, Any] | None = None) -> Product:
+        """The ``Product`` of a detail answer, completed by its *listing* entry, stamped now."""
+        product = self.detail_product(response, listing)
+        product["crawled_at"] = self.now_iso()
+        return Product(product)
 
     def detail_product(self, response: Response, listing: dict[str, Any] | None = None) -> dict[str, Any]:
         """The normalized product of a detail answer, completed by its *listing* entry if any."""

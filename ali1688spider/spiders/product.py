@@ -66,9 +66,7 @@ class ProductDetails(Ali1688Spider):
             self.note_gone(offer_id, failure.value.error)
 
     def parse_product_detail(self, response: Response, offer_id: str) -> Iterator[Product]:
-        product = self.detail_product(response)
-        product["crawled_at"] = self.now_iso()
-        yield Product(product)
+        yield self.detail_item(response)
 
 
 class ProductSpider(ProductDetails):

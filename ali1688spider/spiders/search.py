@@ -136,9 +136,7 @@ class SearchResults(Ali1688Spider):
 
     def parse_search_detail(self, response: Response, listing: dict[str, Any]) -> Iterator[Product]:
         """The full detail, completed by the search entry (the detail has no modification date)."""
-        product = self.detail_product(response, listing)
-        product["crawled_at"] = self.now_iso()
-        yield Product(product)
+        yield self.detail_item(response, listing)
 
     def note_end(self, args: dict[str, Any], answer: Page, cap: int) -> None:
         """Say when results exist beyond the last page read (the cap, or the platform's depth)."""

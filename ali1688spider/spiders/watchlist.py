@@ -104,7 +104,8 @@ def _rules_text(value: Any) -> str:
 
 def parse_entry(kind: str, number: int, table: Any, *, default_alert: str | None,
                 check_rules: Callable[[str], object]) -> WatchEntry:
-    """One entry of *kind*, checked by its spider's rules and *check_rules* (alert rules)."""
+    """One entry of *kind*: known keys, *check_rules* (alert rules); its spider arguments are
+    checked by ``check_entry``."""
     if not isinstance(table, dict):
         raise ValueError(f"[[{kind}]] entries are tables of key = value lines")
     spider = spider_class(kind)
@@ -119,9 +120,7 @@ def parse_entry(kind: str, number: int, table: Any, *, default_alert: str | None
     if name is not None and not isinstance(name, str):
         raise ValueError("name must be text")
     arguments = {key: _argument_text(value, key) for key, value in table.items() if key not in ENTRY_KEYS}
-    entry = WatchEntry(kind, number, arguments, alert, name)
-    check_entry(entry)
-    return entry
+    return WatchEntry(kind, number, arguments, alert, name)
 
 
 def check_entry(entry: WatchEntry) -> dict[str, Any]:
