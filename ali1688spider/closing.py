@@ -49,10 +49,14 @@ JOBDIR_FAILED = "ali1688_jobdir_failed"
 #: held returns to the shared queue; start the worker again once Redis is back.
 REDIS_UNAVAILABLE = "ali1688_redis_unavailable"
 
+#: A distributed worker found its run's shared state gone from Redis (a restart without
+#: persistence, a flush) or replaced by another run: re-seed with ``ali1688 enqueue --fresh``.
+REDIS_DATA_LOST = "ali1688_redis_data_lost"
+
 #: Close reasons after which the data is not what the user asked for (exit code 1).
 FAILURE_REASONS = frozenset({
     BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR, CALLS_FAILED,
-    FEED_FAILED, JOBDIR_FAILED, REDIS_UNAVAILABLE,
+    FEED_FAILED, JOBDIR_FAILED, REDIS_UNAVAILABLE, REDIS_DATA_LOST,
 })
 
 _REASON_ATTRIBUTE = "ali1688_close_reason"

@@ -138,6 +138,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALI1688_DB_CHANGES", "on",
             "``on``: each batch also records what changed about its products (the change feed, "
             "``product_changes``); ``off``: products and price history only."),
+    Setting("ALI1688_REMOVAL_PROOF", "detail",
+            "What proves that a stored product absent from a complete listing of its shop (a "
+            "suspect) is gone. ``detail``: one detail call per suspect at the end of the crawl; "
+            "it is removed when the API answers that it does not exist, and also when the next "
+            "complete listing still lacks it. ``listings``: no call; removed only when two "
+            "consecutive complete listings lack it."),
+    Setting("ALI1688_REMOVAL_MAX_SHARE", 0.2,
+            "When more than this share of a shop's stored products is missing from its listing, "
+            "the listing is suspect itself: nothing is removed and one warning says so."),
     # Distributed mode
     Setting("ALI1688_REDIS_URL", None,
             "``redis://…``: distributed mode. The request queue and dupefilter, the pace, the "

@@ -12,11 +12,13 @@ from sqlalchemy import MetaData, Table, select, text
 from ali1688spider.changes import KINDS
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import product_record
-from ali1688spider.storage.store import Store
+from ali1688spider.storage.store import ListingScope, Store
 from tests.product_samples import SAMPLE
 
 T0 = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
 LATER = "2026-02-01T00:00:00+00:00"
+#: When the listings of these tests began: after every product was first stored.
+LISTED = datetime(2029, 1, 1, tzinfo=timezone.utc)
 
 
 def changes_of(store: Store) -> list[dict]:
@@ -94,23 +96,70 @@ def test_what_a_listing_entry_does_not_know_is_no_change(store, make_product):
     assert changes == []
 
 
-def test_removal_only_of_absent_products_and_a_relisting(store, make_product):
-    ids = [str(610000000000 + i) for i in range(4)]
+def listing(ids, *, seen=(), began=LISTED) -> ListingScope:
+    """A complete listing of SAMPLE's shop holding *ids*."""
+    return ListingScope("seller_open_id", SAMPLE["seller_open_id"], set(ids), set(seen).__contains__, began)
+
+
+def shop_of(store, make_product, count: int = 10) -> list[str]:
+    ids = [str(610000000000 + i) for i in range(count)]
+    store.write(store.start_run("shop", T0), [product_record(make_product(product_id=i)) for i in ids])
+    return ids
+
+
+def test_an_absent_product_is_a_suspect_then_removed_by_a_second_complete_listing(store, make_product):
+    ids = shop_of(store, make_product)
     run = store.start_run("shop", T0)
-    store.write(run, [product_record(make_product(product_id=i)) for i in ids])
-    removed = store.remove_absent(run, column="seller_open_id", value=SAMPLE["seller_open_id"],
-                                  listed=set(ids[:3]), at=T0 + timedelta(hours=1))
-    assert [(c["kind"], c["product_id"], c["old"]["price_min"]) for c in removed] == [("removed", ids[3], "72.92")]
-    # A second complete listing without it records nothing new.
-    assert store.remove_absent(run, column="seller_open_id", value=SAMPLE["seller_open_id"],
-                               listed=set(ids[:3]), at=T0) == []
-    back = store.write(store.start_run("shop", T0), [product_record(make_product(product_id=ids[3], crawled_at=LATER))])
+    first = store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0 + timedelta(hours=1))
+    assert (first.changes, first.suspects, first.withheld) == ([], 1, None)
+    second = store.settle_listing(store.start_run("shop", T0), listing(ids[:9]), gone=(), max_share=0.2,
+                                  at=T0 + timedelta(hours=2))
+    assert [(c["kind"], c["product_id"], c["old"]["price_min"]) for c in second.changes] == [("removed", ids[9], "72.92")]
+    # Once removed, a third listing without it records nothing new.
+    assert store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).changes == []
+    back = store.write(store.start_run("shop", T0), [product_record(make_product(product_id=ids[9], crawled_at=LATER))])
     assert [(c["kind"], c["old"], c["new"]) for c in back.changes] == [("status", "removed", "published")]
     with store.engine.connect() as connection:
-        row = connection.execute(select(schema.products).where(schema.products.c.product_id == ids[3])).one()
+        row = connection.execute(select(schema.products).where(schema.products.c.product_id == ids[9])).one()
     assert row.removed_at is None and row.removed_run_id is None
-    gone = store.remove_gone(run, [ids[0], "699999999999"], T0)
+
+
+def test_a_suspect_listed_again_is_cleared(store, make_product):
+    ids = shop_of(store, make_product)
+    run = store.start_run("shop", T0)
+    assert store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).suspects == 1
+    assert store.settle_listing(run, listing(ids), gone=(), max_share=0.2, at=T0).suspects == 0
+    third = store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0)
+    assert (third.changes, third.suspects) == ([], 1)
+
+
+def test_the_details_word_removes_at_once(store, make_product):
+    ids = shop_of(store, make_product)
+    settled = store.settle_listing(store.start_run("shop", T0), listing(ids[:9]), gone={ids[9]}, max_share=0.2, at=T0)
+    assert [(c["kind"], c["product_id"]) for c in settled.changes] == [("removed", ids[9])]
+    assert settled.suspects == 0
+    gone = store.remove_gone(store.start_run("shop", T0), [ids[0], "699999999999"], T0)
     assert [(c["kind"], c["product_id"]) for c in gone] == [("removed", ids[0])]
+
+
+def test_a_listing_missing_too_much_removes_nothing(store, make_product):
+    """Page 1 claiming 5 of a 10-product shop: 5 absent is more than the share."""
+    ids = shop_of(store, make_product)
+    run = store.start_run("shop", T0)
+    for _ in range(2):
+        settled = store.settle_listing(run, listing(ids[:5]), gone=set(ids[5:]), max_share=0.2, at=T0)
+        assert (settled.changes, settled.suspects, settled.withheld, settled.stored) == ([], 0, 5, 10)
+
+
+def test_products_seen_by_this_run_or_stored_after_the_listing_began_are_never_suspects(store, make_product):
+    ids = shop_of(store, make_product)
+    run = store.start_run("shop", T0)
+    # Stored by a concurrent crawl after this listing began (first seen later than it).
+    late = make_product(product_id="610000000099", crawled_at="2030-01-01T00:00:00+00:00")
+    store.write(store.start_run("product", T0), [product_record(late)])
+    for _ in range(2):
+        settled = store.settle_listing(run, listing(ids[:9], seen={ids[9]}), gone=(), max_share=0.5, at=T0)
+        assert (settled.changes, settled.suspects) == ([], 0)
 
 
 def test_detection_can_be_switched_off(db_url, make_product):
@@ -135,7 +184,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(db_url, make_produc
     version_1 = MetaData()
     for table in schema.metadata.sorted_tables:
         if table is schema.products:
-            Table(table.name, version_1, *(c._copy() for c in table.columns if not c.name.startswith("removed_")))
+            Table(table.name, version_1, *(c._copy() for c in table.columns if not c.name.startswith(("removed_", "suspected_"))))
         elif table is not schema.product_changes:
             table.to_metadata(version_1)
     with store.engine.begin() as connection:
@@ -146,10 +195,10 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(db_url, make_produc
             "INSERT INTO products (product_id, seller_open_id, title, price_min, price_max, stock) "
             "VALUES ('610000000001', 's', 't', 5, 6, 3)"
         ))
-    assert store.open() == 2
+    assert store.open() == 3
     with store.engine.connect() as connection:
         versions = [r.version for r in connection.execute(select(schema.schema_version.c.version))]
-    assert sorted(versions) == [1, 2]
+    assert sorted(versions) == [1, 2, 3]
     record = product_record(make_product(product_id="610000000001", seller_open_id="s", title="t",
                                          price_min="4", price_max="6", stock=3, skus=None, price_tiers=None))
     changes = store.write(store.start_run("shop", T0), [record]).changes

@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fresh", action="store_true",
-        help="start over: forget the spider's queued requests, seen-request fingerprints and "
-        "waiting seeds first (else requests crawled before are not crawled again)",
+        help="start a new run: forget the spider's queued requests, leases, seen-request "
+        "fingerprints and waiting seeds first (without it the job joins the running run, or "
+        "starts a new one when the last run finished)",
     )
 
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         requests_key,
         seeds_key,
     )
+    from ali1688spider.distributed.runs import join_or_start, run_key, start_run
     from ali1688spider.redact import url_without_password
     from ali1688spider.spiders.arguments import SpiderArgumentError
 
@@ -99,19 +101,25 @@ def run(args: argparse.Namespace) -> int:
     prefix = key_prefix(settings)
     key = seeds_key(prefix, spidercls.name)
     client = redis.Redis.from_url(url)
+    runs = run_key(prefix, spidercls.name)
     try:
-        with client.pipeline(transaction=True) as pipe:
-            if args.fresh:
-                queue = requests_key(prefix, spidercls.name)
-                pipe.delete(key, queue, *lease_keys(queue), dupefilter_key(prefix, spidercls.name))
-            pipe.rpush(key, *(encode_seed(seed) for seed in seeds))
-            waiting = pipe.execute()[-1]
+        if args.fresh:
+            queue = requests_key(prefix, spidercls.name)
+            client.delete(key, queue, *lease_keys(queue), dupefilter_key(prefix, spidercls.name))
+            run_id, started = start_run(client, runs), True
+        else:
+            run_id, started = join_or_start(client, runs)
+            if started:
+                # A new run crawls again what earlier runs crawled.
+                client.delete(dupefilter_key(prefix, spidercls.name))
+        waiting = client.rpush(key, *(encode_seed(seed) for seed in seeds))
     except redis.RedisError as exc:
         raise CommandError(f"cannot queue into {url_without_password(url)}: {type(exc).__name__}: {exc}") from None
     finally:
         client.close()
     jobs = "a job" if len(seeds) == 1 else f"{len(seeds)} jobs"
-    print(f"queued {jobs} of {spidercls.name} in {key} ({waiting} waiting)")
+    run = f"new run {run_id}" if started else f"joined run {run_id}"
+    print(f"queued {jobs} of {spidercls.name} in {key} ({waiting} waiting; {run})")
     return 0
 
 

@@ -13,8 +13,13 @@ that fails is not retried: its items are dropped as not stored and the crawl clo
 ``ali1688_db_error``, because going on would crawl what can no longer be stored.
 
 Each batch also records what changed about its products (``ALI1688_DB_CHANGES``, see
-``changefeed``); at the end, complete shop listings mark the stored products they lacked
-``removed``.
+``changefeed``). Removal is on proof only. When the crawl goes idle, each complete listing of a
+whole shop is compared with the shop's stored products: those it lacked are suspects, and with
+``ALI1688_REMOVAL_PROOF=detail`` each new suspect gets one detail call. At the end a suspect is
+marked ``removed`` when its detail answered that it does not exist, or when it was a suspect of
+an earlier complete listing already; a product this run saw, or that was first stored or
+changed after the listing began, is never one. When more than ``ALI1688_REMOVAL_MAX_SHARE`` of
+a shop's stored products is absent, the listing itself is suspect and nothing is removed.
 """
 
 from __future__ import annotations
@@ -27,14 +32,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DontCloseSpider, DropItem, NotConfigured
 
-from ali1688spider.closing import DB_ERROR, close_crawl
-from ali1688spider.config import DB_URL_SETTING, get_choice, get_float, get_int, get_str
+from ali1688spider.closing import DB_ERROR, close_crawl, closing_reason
+from ali1688spider.config import DB_URL_SETTING, ConfigError, get_choice, get_float, get_int, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.changefeed import ChangeFeed
 from ali1688spider.pipelines.validate import validate_product
+from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.storage.errors import describe_error
 from ali1688spider.storage.records import category_row, product_record
 
@@ -44,7 +50,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
-    from ali1688spider.storage.store import BatchResult, Store
+    from ali1688spider.storage.store import BatchResult, Settlement, Store
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +60,36 @@ class SqlSettings:
     batch_size: int
     flush_seconds: float
     detect_changes: bool
+    #: Suspects get a detail call (``ALI1688_REMOVAL_PROOF=detail``).
+    proof_by_detail: bool
+    removal_max_share: float
 
 
 def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
     """The SQL pipeline's settings; ConfigError naming the setting (the crawl command checks
     them before any call)."""
+    share = get_float(settings, "ALI1688_REMOVAL_MAX_SHARE")
+    if share > 1:
+        raise ConfigError(f"ALI1688_REMOVAL_MAX_SHARE must be a share between 0 and 1 (e.g. 0.2), got {share:g}")
     return SqlSettings(
         batch_size=get_int(settings, "ALI1688_DB_BATCH_SIZE", minimum=1),
         flush_seconds=get_float(settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01),
         detect_changes=get_choice(settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
+        proof_by_detail=get_choice(settings, "ALI1688_REMOVAL_PROOF", ("detail", "listings")) == "detail",
+        removal_max_share=share,
     )
 
 
 class SqlPipeline:
     def __init__(self, crawler: Crawler, url: str, settings: SqlSettings):
         self.crawler = crawler
+        self.ledger = ledger_for(crawler)
         self.url = url
         self.batch_size = settings.batch_size
         self.flush_seconds = settings.flush_seconds
+        self.settings = settings
         self.changes = ChangeFeed(crawler) if settings.detect_changes else None
+        self._proofs_asked = False
         self.store: Store | None = None
         self.run_id: int | None = None
         self.executor: ThreadPoolExecutor | None = None
@@ -83,6 +100,8 @@ class SqlPipeline:
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[Any]] = set()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        if self.changes is not None and settings.proof_by_detail:
+            crawler.signals.connect(self.ask_proofs, signal=signals.spider_idle)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -145,21 +164,70 @@ class SqlPipeline:
         if self.changes is not None and self.error is None and self.store is not None:
             await self._record_removals(self.changes)
 
+    def ask_proofs(self) -> None:
+        """The crawl is idle: one detail call for each new suspect of each complete listing
+        (the spider's ``proof_request``), once. Blocking read on the reactor thread: nothing
+        else is in flight when the crawl is idle."""
+        feed, spider = self.changes, self.crawler.spider
+        if (self._proofs_asked or feed is None or self.store is None or self.error is not None
+                or closing_reason(self.crawler) is not None or not hasattr(spider, "proof_request")):
+            return
+        listings = feed.complete_listings()
+        if listings is None:
+            return
+        self._proofs_asked = True
+        requests = []
+        for target, listing in listings:
+            absence = self.executor.submit(self.store.absent_from, listing).result()
+            fresh = [product_id for product_id, suspected in absence.absent if not suspected]
+            if not fresh or len(absence.absent) > self.settings.removal_max_share * absence.stored:
+                continue  # the close says why nothing is removed
+            for product_id in fresh:
+                feed.proof_targets[product_id] = target
+                requests.append(spider.proof_request(product_id, target))
+            self.ledger.targets[target].extra["proof_calls"] = len(fresh)
+        if not requests:
+            return
+        self.crawler.stats.inc_value("ali1688/removals/proof_calls", len(requests))
+        logger.info("%d stored products are missing from complete listings: asking their details "
+                    "whether they still exist (ALI1688_REMOVAL_PROOF=detail)", len(requests))
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
+
     async def _record_removals(self, feed: ChangeFeed) -> None:
-        """Products gone from complete shop listings, or whose detail says they do not exist."""
+        """Settle complete shop listings, then remove the products whose detail says they do
+        not exist."""
         at = _now().replace(microsecond=0)  # to the second, as item times are
         try:
-            for listing in feed.complete_listings():
-                feed.publish(await self._in_thread(
-                    self.store.remove_absent, self.run_id, column=listing.column, value=listing.value,
-                    listed=listing.listed, at=at,
-                ))
+            for target, listing in feed.complete_listings() or ():
+                settled = await self._in_thread(
+                    self.store.settle_listing, self.run_id, listing, gone=feed.gone,
+                    max_share=self.settings.removal_max_share, at=at,
+                )
+                feed.publish(settled.changes, target=target)
+                self._report_settlement(self.ledger.targets[target].target, settled)
             if feed.gone:
                 feed.publish(await self._in_thread(self.store.remove_gone, self.run_id, sorted(feed.gone), at))
         except Exception as exc:  # the products are stored; only the removals are not
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
             close_crawl(self.crawler, DB_ERROR, "Recording removed products failed (%s)", self.error)
+
+    def _report_settlement(self, target: str, settled: Settlement) -> None:
+        stats = self.crawler.stats
+        if settled.withheld is not None:
+            stats.inc_value("ali1688/removals/withheld")
+            logger.warning(
+                "No removals recorded for %s: %d of its %d stored products are missing from a listing "
+                "that calls itself complete, more than ALI1688_REMOVAL_MAX_SHARE=%g; such a listing "
+                "is not trusted (run the crawl again, or raise the setting if the shop really shrank)",
+                target, settled.withheld, settled.stored, self.settings.removal_max_share)
+            return
+        if settled.suspects:
+            stats.inc_value("ali1688/removals/suspects", settled.suspects)
+            logger.info("%s: %d stored products are missing from its listing without proof that they "
+                        "are gone; removed if the next complete listing lacks them too", target, settled.suspects)
 
     async def spider_closed(self, reason: str) -> None:
         """Mark the run finished (after ``close_spider`` committed everything) and let go."""

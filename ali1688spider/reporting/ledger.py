@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
 
-COMPLETE, PARTIAL, INCOMPLETE, UNRESOLVED = "complete", "partial", "incomplete", "unresolved"
-_VERDICT_RANK = {COMPLETE: 0, PARTIAL: 1, INCOMPLETE: 2, UNRESOLVED: 3}
+COMPLETE, PARTIAL, INCOMPLETE = "complete", "partial", "incomplete"
+#: The platform's counts are missing or disagree: nothing can be said about completeness.
+UNKNOWN = "unknown"
+UNRESOLVED = "unresolved"
+_VERDICT_RANK = {COMPLETE: 0, PARTIAL: 1, INCOMPLETE: 2, UNKNOWN: 3, UNRESOLVED: 4}
 
 
 def now_iso() -> str:
@@ -28,12 +31,13 @@ def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def judge(total: int | None, listed: int, delivered: int, minimum: float) -> str:
+def judge(total: int | None, listed: int, delivered: int, minimum: float, doubts: int = 0) -> str:
     """Complete when every product of the platform's *total* was listed and delivered;
-    partial down to *minimum* of the total delivered; incomplete below; unresolved without a
-    total."""
-    if total is None:
-        return UNRESOLVED
+    partial down to *minimum* of the total delivered; incomplete below. Unknown without a
+    total, with *doubts* (the platform's counts disagreed somewhere), or when more distinct
+    products were listed than the total says exist: a count that is wrong once proves nothing."""
+    if total is None or doubts or listed > total:
+        return UNKNOWN
     if listed >= total and delivered >= listed:
         return COMPLETE
     rate = min(1.0, delivered / total) if total else 1.0
@@ -70,7 +74,17 @@ class TargetLedger:
     #: (column, value) naming the shop when the target lists the whole of it (no ``since``):
     #: then a complete listing proves which stored products are gone.
     scope: tuple[str, str] | None = None
+    #: Where the platform's own counts disagreed or were missing (one line each): the
+    #: verdict is then unknown, never complete.
+    doubts: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def doubt(self, reason: str) -> bool:
+        """Record that the counts cannot be trusted, and why; False when already known."""
+        if reason in self.doubts:
+            return False
+        self.doubts.append(reason)
+        return True
 
     def note_listed(self, product_id: str, modified: dt.datetime | None) -> bool:
         """Count a listed id; False when this target had already seen it (a duplicate)."""
@@ -116,7 +130,7 @@ class TargetLedger:
     def verdict(self, minimum: float) -> str:
         if self.unresolved is not None:
             return UNRESOLVED
-        return judge(self.official_total, len(self.listed), self.delivered(), minimum)
+        return judge(self.official_total, len(self.listed), self.delivered(), minimum, len(self.doubts))
 
     def report(
         self, minimum: float, *, calls_spent: int | None = None, cache_hits: int | None = None
@@ -151,6 +165,7 @@ class TargetLedger:
             "truncated": self.truncated,
             "high_water": self.high_water.isoformat() if self.high_water else None,
             "unresolved_reason": self.unresolved,
+            "doubts": list(self.doubts),
             **self.extra,
         }
 
@@ -208,6 +223,10 @@ class CompletenessLedger:
         ledger = self._owner.get(product_id)
         tags = self._tags.get(product_id, ())
         return (ledger.key, *(key for key in tags if key != ledger.key)) if ledger else tuple(tags)
+
+    def seen(self, product_id: str) -> bool:
+        """Whether any target of this crawl listed or asked for *product_id*."""
+        return product_id in self._owner or product_id in self._tags
 
     def expected_total(self) -> int | None:
         totals = [t.official_total for t in self.targets.values() if t.official_total is not None]

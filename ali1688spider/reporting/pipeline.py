@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from ali1688spider.closing import INCOMPLETE, close_crawl
+from ali1688spider.closing import INCOMPLETE, REDIS_DATA_LOST, close_crawl
 from ali1688spider.config import ConfigError, get_float, get_str
 from ali1688spider.distributed.signals import leases_acknowledging
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import CrawlReport, Product
-from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, judge, ledger_for, worst_verdict
+from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, UNKNOWN, ledger_for, worst_verdict
 from ali1688spider.reporting.shared import SharedLedger
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ class CompletenessPipeline:
         if self.shared is not None:
             crawler.signals.connect(self.record_shared, signal=leases_acknowledging)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -126,21 +127,37 @@ class CompletenessPipeline:
             if not self.shared.crawl_done():
                 logger.info("This worker is done; the shared crawl goes on in other workers")
                 return
-            short = [t.target for t in self.ledger.targets.values()
-                     if judge(*self.shared.figures(t), self.minimum) not in ACCEPTED]
+            lost = self.shared.lost()
+            if lost is not None:
+                self.judged = True
+                close_crawl(self.crawler, REDIS_DATA_LOST, "%s; nothing of it is judged. Queue the "
+                            "jobs again: ali1688 enqueue --fresh %s KEY=VALUE…", lost, self.crawler.spidercls.name)
+                return
+            verdicts = {t.target: self.shared.figures(t).verdict(self.minimum) for t in self.ledger.targets.values()}
         else:
-            short = [t.target for t in self.ledger.targets.values()
-                     if t.verdict(self.minimum) not in ACCEPTED]
+            verdicts = {t.target: t.verdict(self.minimum) for t in self.ledger.targets.values()}
+        short = [f"{target} ({verdict})" for target, verdict in verdicts.items() if verdict not in ACCEPTED]
         if not short:
             return
         self.judged = True
         close_crawl(
             self.crawler,
             INCOMPLETE,
-            "Crawl incomplete: %s below ALI1688_COMPLETENESS_MIN=%s (see the crawl report)",
+            "Crawl incomplete: %s below ALI1688_COMPLETENESS_MIN=%s or its counts unknown (see the crawl report)",
             ", ".join(short),
             self.minimum,
         )
+
+    def spider_closed(self) -> None:
+        """Distributed: the worker that ends a done shared crawl ends its run, so the next
+        ``ali1688 enqueue`` starts a new one instead of joining this one's listing."""
+        if self.shared is None or not self.ledger.targets:
+            return
+        try:
+            if self.shared.crawl_done() and self.shared.lost() is None:
+                self.shared.finish()
+        except self.shared.outage as exc:
+            logger.warning("Could not mark the shared run finished in Redis (%s: %s)", type(exc).__name__, exc)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         targets = list(self.ledger.targets.values())
@@ -172,16 +189,15 @@ class CompletenessPipeline:
             stats.set_value(f"{STATS_PREFIX}file" if single else f"{STATS_PREFIX}file/{ledger.key}", str(path))
         for name, value in self._summary(reports).items():
             stats.set_value(STATS_PREFIX + name, value)
-        if self.shared is not None:
-            self.shared.close()
 
     def _shared_report(self, ledger: TargetLedger) -> dict[str, Any]:
         """What all workers together delivered of a target so far (this report's other
         figures are this worker's part)."""
         assert self.shared is not None
         figures = self.shared.figures(ledger)
-        shared = {**figures._asdict(), "crawl_done": self.shared.crawl_done(),
-                  "verdict": judge(*figures, self.minimum)}
+        lost = self.shared.lost()
+        shared = {**figures._asdict(), "crawl_done": self.shared.crawl_done(), "run_id": self.shared.run_id,
+                  "verdict": UNKNOWN if lost else figures.verdict(self.minimum), "lost": lost}
         logger.info("Shared crawl of %s, all workers: %s of %s products delivered (%s)%s",
                     ledger.target, figures.delivered, figures.official_total, shared["verdict"],
                     "" if shared["crawl_done"] else "; other workers go on")

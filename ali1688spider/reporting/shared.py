@@ -1,12 +1,14 @@
 """The completeness ledger of a distributed crawl, shared in Redis.
 
 Each worker sees only the products it handled; whether the crawl as a whole is complete is
-known only to all of them together. Every worker adds, per target, the platform's total and
-the ids it listed and delivered to three Redis keys
-(``{prefix}:{spider}:ledger:{target}:total|listed|delivered``). The worker that finds the
-shared queue empty and no request lent to any worker judges the crawl from them: short of
+known only to all of them together. Every worker adds, per target, the platform's total, its
+doubts about the counts and the ids it listed and delivered to keys of the current *run*
+(``{prefix}:{spider}:ledger:{run}:{target}:total|doubts|listed|delivered``, see
+``distributed/runs.py``), so no run counts what an earlier one listed. The worker that finds
+the shared queue empty and no request lent to any worker judges the crawl from them: short of
 ``ALI1688_COMPLETENESS_MIN``, it closes ``ali1688_incomplete`` and exits 1, so a lossy
-distributed run never ends as a success. Keys expire a week after the last write.
+distributed run never ends as a success; a run whose keys are gone (Redis restarted empty) or
+belong to another run is never judged complete. Keys expire a week after the last write.
 
 ``redis`` is imported only when ``ALI1688_REDIS_URL`` is set: a crawl of one machine needs no
 redis extra.
@@ -17,7 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from scrapy import signals
+
 from ali1688spider.distributed.keys import key_prefix, lease_keys, redis_url, requests_key
+from ali1688spider.distributed.runs import current_run, finish_run, join_or_start, lost_run, run_key
+from ali1688spider.reporting.ledger import judge
 
 if TYPE_CHECKING:
     import redis
@@ -35,6 +41,10 @@ class SharedFigures(NamedTuple):
     official_total: int | None
     listed: int
     delivered: int
+    doubts: int = 0
+
+    def verdict(self, minimum: float) -> str:
+        return judge(self.official_total, self.listed, self.delivered, minimum, self.doubts)
 
 
 @dataclass
@@ -46,28 +56,46 @@ class SharedLedger:
     spider: str
     #: What a Redis outage raises (``redis.RedisError``).
     outage: type[Exception]
+    #: The run this worker writes under: joined (or started) at its first write.
+    run_id: str | None = None
     _written: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 
     @classmethod
     def for_crawler(cls, crawler: Crawler, spider_name: str) -> SharedLedger | None:
+        """The crawl's one shared ledger (every user must agree on the run), kept on the
+        crawler; None when the crawl is not distributed."""
         url = redis_url(crawler.settings)
         if url is None:
             return None
-        import redis
+        shared = getattr(crawler, "ali1688_shared_ledger", None)
+        if shared is None:
+            import redis
 
-        return cls(redis.Redis.from_url(url), key_prefix(crawler.settings), spider_name, redis.RedisError)
+            shared = cls(redis.Redis.from_url(url), key_prefix(crawler.settings), spider_name, redis.RedisError)
+            crawler.ali1688_shared_ledger = shared  # type: ignore[attr-defined]
+            crawler.signals.connect(shared.close, signal=signals.spider_closed, weak=False)
+        return shared
 
-    def _keys(self, target: TargetLedger) -> tuple[str, str, str]:
-        base = f"{self.prefix}:{self.spider}:ledger:{target.key}"
-        return f"{base}:total", f"{base}:listed", f"{base}:delivered"
+    @property
+    def _run_key(self) -> str:
+        return run_key(self.prefix, self.spider)
+
+    def _keys(self, target: TargetLedger) -> tuple[str, str, str, str]:
+        if self.run_id is None:
+            self.run_id = join_or_start(self.client, self._run_key)[0]
+        base = f"{self.prefix}:{self.spider}:ledger:{self.run_id}:{target.key}"
+        return f"{base}:total", f"{base}:listed", f"{base}:delivered", f"{base}:doubts"
 
     def write(self, targets: list[TargetLedger]) -> bool:
         """Add what this worker learnt since the last write; False when Redis did not take it
         (it is sent again next time)."""
         sent = []
+        try:
+            keys = [self._keys(target) for target in targets]
+        except self.outage:
+            return False
         with self.client.pipeline(transaction=False) as pipe:
-            for target in targets:
-                total_key, listed_key, delivered_key = self._keys(target)
+            for target, (total_key, listed_key, delivered_key, doubts_key) in zip(targets, keys):
                 listed, delivered = self._written.setdefault(target.key, (set(), set()))
                 new_listed = target.listed - listed
                 # Not only what this worker listed: another may have listed what it delivered.
@@ -78,7 +106,9 @@ class SharedLedger:
                     pipe.sadd(listed_key, *new_listed)
                 if new_delivered:
                     pipe.sadd(delivered_key, *new_delivered)
-                for key in (listed_key, delivered_key):
+                if target.doubts:
+                    pipe.sadd(doubts_key, *target.doubts)
+                for key in (listed_key, delivered_key, doubts_key):
                     pipe.expire(key, KEEP_SECONDS)
                 sent.append((listed, new_listed, delivered, new_delivered))
             try:
@@ -95,17 +125,29 @@ class SharedLedger:
         queue = requests_key(self.prefix, self.spider)
         return not self.client.exists(queue, lease_keys(queue)[0])
 
+    def lost(self) -> str | None:
+        """Why this run's shared state cannot be trusted (None: it can)."""
+        if self.run_id is None:
+            return None
+        return lost_run(current_run(self.client, self._run_key), self.run_id)
+
+    def finish(self) -> None:
+        """The shared crawl is done: the next ``ali1688 enqueue`` starts a new run."""
+        if self.run_id is not None:
+            finish_run(self.client, self._run_key, self.run_id)
+
     def figures(self, target: TargetLedger) -> SharedFigures:
-        total_key, listed_key, delivered_key = self._keys(target)
+        total_key, listed_key, delivered_key, doubts_key = self._keys(target)
         total = self.client.get(total_key)
         return SharedFigures(
             int(total) if total is not None else None,
             int(self.client.scard(listed_key)),
             int(self.client.scard(delivered_key)),
+            int(self.client.scard(doubts_key)),
         )
 
     def listed_ids(self, target: TargetLedger) -> set[str]:
-        """Every product id any worker listed for *target*."""
+        """Every product id any worker listed for *target* in this run."""
         return {member.decode() for member in self.client.smembers(self._keys(target)[1])}
 
     def close(self) -> None:

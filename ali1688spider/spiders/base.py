@@ -16,15 +16,17 @@ from ali1688spider.closing import CALLS_FAILED, close_crawl
 from ali1688spider.config import get_str
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.gateway.endpoint import resolve_endpoint
+from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.gateway.request import build_api_request
 from ali1688spider.items import Product
-from ali1688spider.reporting.ledger import now_iso
+from ali1688spider.reporting.ledger import ledger_for, now_iso
 from ali1688spider.spiders.arguments import Argument, has_job_arguments, parse_arguments
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
 
     from scrapy.http import Response
+    from twisted.python.failure import Failure
 
     from ali1688spider.api.errors import ApiError
 
@@ -106,6 +108,27 @@ class Ali1688Spider(scrapy.Spider):
         reference §6.4) answered to *callback*; *kwargs* go to ``api_request``."""
         params = {"offerDetailParam": {"offerId": int(offer_id), "country": self.country}}
         return self.api_request(DETAIL_API, params, callback=callback, **kwargs)
+
+    def proof_request(self, product_id: str, target: str) -> scrapy.Request:
+        """The detail call that tells whether *product_id*, missing from a complete listing of
+        *target*, still exists (the SQL pipeline asks it for each new suspect)."""
+        return self.detail_request(
+            product_id, callback=self.parse_proof, errback=self.proof_failed,
+            cb_kwargs={"product_id": product_id, "target": target},
+            # Never filtered: an earlier run of a shared (Redis) dupefilter may have seen it.
+            dont_filter=True,
+        )
+
+    def parse_proof(self, response: Response, product_id: str, target: str) -> Iterable[Product]:
+        """It exists: stored like any detail, and seen, so it is no suspect."""
+        ledger_for(self.crawler).tag(product_id, target)
+        self.crawler.stats.inc_value("ali1688/removals/proof_exists")
+        yield self.detail_item(response)
+
+    def proof_failed(self, failure: Failure) -> None:
+        """Gone when the API says so; any other failure proves nothing (it stays a suspect)."""
+        if isinstance(failure.value, ApiRequestError):
+            self.note_gone(failure.request.cb_kwargs["product_id"], failure.value.error)
 
     def note_gone(self, offer_id: str, error: ApiError) -> None:
         """A detail that answered "does not exist": the offer is offline or deleted."""

@@ -62,6 +62,10 @@ class Page:
     entries: list[dict[str, Any]]
     total: int | None
     total_pages: int | None
+    #: The page count the answer itself announced (``totalPage``), None when it gave none.
+    announced_pages: int | None = None
+    #: The page size the answer itself reported (``pageSize``).
+    page_size: int | None = None
 
     @property
     def is_last(self) -> bool:
@@ -76,12 +80,26 @@ def read_page(api_name: str, payload: Any, number: int) -> Page:
     total = list_total(api_name, payload)
     data = unwrap_result(payload)
     data = data if isinstance(data, dict) else {}
-    total_pages = _whole(data.get("totalPage"))
+    announced = total_pages = _whole(data.get("totalPage"))
     page_size = _whole(data.get("pageSize"))
     if total_pages is None and total is not None and page_size:
         # getList reports only the count and the page size.
         total_pages = math.ceil(total / page_size)
-    return Page(number, list_entries(api_name, payload), total, total_pages)
+    return Page(number, list_entries(api_name, payload), total, total_pages, announced, page_size or None)
+
+
+def count_doubt(page: Page, *, first_total: int | None, page_size: int) -> str | None:
+    """Why *page*'s own counts cannot be trusted (None: they agree with themselves and with
+    *first_total*, what the first page of the same listing counted): no total, a total that
+    changed between pages, or more pages announced than the total fills."""
+    if page.total is None:
+        return "answered no total"
+    if first_total is not None and page.total != first_total:
+        return f"counted {page.total} products where its first page counted {first_total}"
+    size = page.page_size or page_size
+    if page.announced_pages is not None and size and page.announced_pages > math.ceil(page.total / size):
+        return f"announced {page.announced_pages} pages, more than its {page.total} products fill"
+    return None
 
 
 def next_page(page: Page, cap: int) -> int | None:

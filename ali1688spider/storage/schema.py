@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect, Engine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class SchemaError(RuntimeError):
@@ -154,6 +154,10 @@ products = Table(
     # gone); cleared when it is seen again. Schema version 2.
     Column("removed_at", Timestamp),
     Column("removed_run_id", BigInteger, ForeignKey("crawl_runs.run_id")),
+    # Set when a complete listing of its shop lacked it (a suspect, not yet removed); cleared
+    # when a later listing holds it. Schema version 3.
+    Column("suspected_at", Timestamp),
+    Column("suspected_run_id", BigInteger, ForeignKey("crawl_runs.run_id")),
 )
 
 skus = Table(
@@ -242,8 +246,13 @@ def _version_2(connection: Connection) -> None:
     product_changes.create(connection)
 
 
+def _version_3(connection: Connection) -> None:
+    """Removal on proof: the products' suspect marks."""
+    _add_columns(connection, products, "suspected_at", "suspected_run_id")
+
+
 #: version -> step that brings a database from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2, 3: _version_3}
 # Any constant: serializes schema creation between crawls that start at the same moment.
 _ADVISORY_LOCK = 1688_0001
 

@@ -26,7 +26,7 @@ from ali1688spider.storage.errors import StorageError, describe_error
 from ali1688spider.storage.records import plan_product
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from sqlalchemy import Select
     from sqlalchemy.engine import URL, Connection, Engine
@@ -121,6 +121,63 @@ class BatchResult:
 
 #: Rows per statement when many products are named at once (SQLite allows 32,766 parameters).
 CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class ListingScope:
+    """A complete listing of a whole shop: the stored products whose *column* is *value*
+    are judged against it. *seen*: ids this run listed, stored or asked for anywhere (never
+    suspects); *began*: when the listing began (a product first stored or changed since
+    then was published or stored by someone else meanwhile, not removed)."""
+
+    column: str
+    value: str
+    listed: Collection[str]
+    seen: Callable[[str], bool]
+    began: datetime
+
+
+@dataclass(frozen=True)
+class Absence:
+    """The stored products of a shop against one complete listing of it."""
+
+    #: Stored, not removed products of the shop.
+    stored: int
+    #: ``(product_id, suspected before)`` of those the listing lacked.
+    absent: list[tuple[str, bool]]
+    #: Earlier suspects the listing (or this run) holds again.
+    cleared: list[str]
+
+
+@dataclass
+class Settlement:
+    """What one complete listing did to its shop's stored products."""
+
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    #: Products newly suspected (absent once: removed if the next complete listing lacks them).
+    suspects: int = 0
+    #: When set, that many products were absent, too many to trust the listing: nothing done.
+    withheld: int | None = None
+    stored: int = 0
+
+
+def _absence(connection: Connection, listing: ListingScope) -> Absence:
+    products = schema.products
+    # Four columns only: a 100,000-product shop's whole rows would cost a hundred megabytes.
+    query = select(products.c.product_id, products.c.suspected_at, products.c.first_seen_at,
+                   products.c.changed_at).where(products.c[listing.column] == listing.value,
+                                                products.c.removed_at.is_(None))
+    stored, absent, cleared = 0, [], []
+    for product_id, suspected_at, first_seen_at, changed_at in connection.execute(query):
+        stored += 1
+        if product_id in listing.listed or listing.seen(product_id):
+            if suspected_at is not None:
+                cleared.append(product_id)
+        elif any(moment is not None and moment >= listing.began for moment in (first_seen_at, changed_at)):
+            continue
+        else:
+            absent.append((product_id, suspected_at is not None))
+    return Absence(stored, absent, cleared)
 
 
 class Store:
@@ -244,17 +301,33 @@ class Store:
                 found[row.product_id].append(dict(row._mapping))
         return found
 
-    def remove_absent(
-        self, run_id: int, *, column: str, value: str, listed: Collection[str], at: datetime
-    ) -> list[dict[str, Any]]:
-        """Mark removed the stored products whose *column* is *value* (a shop) but which a
-        complete listing of it, *listed*, did not hold; returns the committed changes."""
+    def absent_from(self, listing: ListingScope) -> Absence:
+        """The stored products of *listing*'s shop that it lacked (see ``Absence``)."""
+        with self.engine.connect() as connection:
+            return _absence(connection, listing)
+
+    def settle_listing(
+        self, run_id: int, listing: ListingScope, *, gone: Collection[str], max_share: float, at: datetime
+    ) -> Settlement:
+        """Judge the stored products of a complete listing's shop, in one transaction: those it
+        lacked become suspects; a suspect it lacks again, or whose detail answered *gone*, is
+        removed; one it holds again is cleared. Nothing at all when more than *max_share* of
+        the shop's stored products is absent: such a listing is suspect itself."""
         products = schema.products
         with self.engine.begin() as connection:
-            # Ids only: a 100,000-product shop's whole rows would cost a hundred megabytes.
-            query = select(products.c.product_id).where(products.c[column] == value, products.c.removed_at.is_(None))
-            absent = [product_id for product_id in connection.scalars(query) if product_id not in listed]
-            return self._mark_removed(connection, run_id, absent, at)
+            absence = _absence(connection, listing)
+            if absence.absent and len(absence.absent) > max_share * absence.stored:
+                return Settlement(withheld=len(absence.absent), stored=absence.stored)
+            proven = [pid for pid, suspected in absence.absent if suspected or pid in gone]
+            suspects = [pid for pid, suspected in absence.absent if not suspected and pid not in gone]
+            for ids, values in ((absence.cleared, {"suspected_at": None, "suspected_run_id": None}),
+                                (suspects, {"suspected_at": at, "suspected_run_id": run_id})):
+                for start in range(0, len(ids), CHUNK):
+                    connection.execute(
+                        update(products).where(products.c.product_id.in_(ids[start:start + CHUNK])).values(**values)
+                    )
+            changes = self._mark_removed(connection, run_id, proven, at)
+        return Settlement(changes=changes, suspects=len(suspects), stored=absence.stored)
 
     def remove_gone(self, run_id: int, product_ids: Sequence[str], at: datetime) -> list[dict[str, Any]]:
         """Mark removed the stored products whose detail answered that they do not exist."""

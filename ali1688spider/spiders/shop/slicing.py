@@ -259,7 +259,8 @@ class SliceBook:
 
     Call ``first_page`` with each slice's first answer, ``split`` once a plan with children is
     carried out, and ``empty_page`` when a page the total promised comes back empty (the cap,
-    detected). ``leaked`` counts entries the children of a split did not account for.
+    detected). ``leaked`` counts entries the children of a split did not account for,
+    ``excess`` entries they counted beyond their parent's total (the counts disagree).
     """
 
     def __init__(self, *, max_pages: int, order: Sequence[str]):
@@ -268,6 +269,7 @@ class SliceBook:
         self.states: dict[Slice, SliceState] = {}
         self.page_size: int | None = None
         self.leaked = 0
+        self.excess = 0
         self.truncated = 0
         # The deepest page known to be served: deeper slices check their last page first.
         self.proven_pages = 1
@@ -370,3 +372,4 @@ class SliceBook:
         parent.waiting -= 1
         if parent.waiting == 0 and parent.total is not None:
             self.leaked += max(0, parent.total - parent.children_total)
+            self.excess += max(0, parent.children_total - parent.total)

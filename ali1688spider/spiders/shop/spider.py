@@ -51,7 +51,7 @@ from ali1688spider.spiders.arguments import (
     as_text,
 )
 from ali1688spider.spiders.base import Ali1688Spider
-from ali1688spider.spiders.paging import page_cap, page_size_for, read_page, with_page
+from ali1688spider.spiders.paging import count_doubt, page_cap, page_size_for, read_page, with_page
 from ali1688spider.spiders.shop.jobs import (
     JOB_ARGS_META_KEY,
     JOB_META_KEY,
@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from ali1688spider.reporting.ledger import CompletenessLedger
+    from ali1688spider.spiders.paging import Page
 
 logger = logging.getLogger(__name__)
 
@@ -305,19 +306,20 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         answer = read_page(job.api, payload, page)
         products = [self.list_product(job, entry) for entry in answer.entries]
         yield from self.take(job, products)
+        self.check_counts(job, piece, answer)
+        # Without a total only the entries at hand are known to exist (the verdict is unknown).
         total = answer.total if answer.total is not None else len(answer.entries)
         if page == 1:
-            data = payload
-            reported = data.get("pageSize") if isinstance(data, dict) else None
-            page_size = int(reported) if str(reported or "").isdigit() and int(reported) > 0 else job.page_size
+            page_size = answer.page_size or job.page_size
             sample = Sample(
                 prices=tuple(Decimal(p["price_min"]) for p in products if p["price_min"]),
                 days=tuple(m.astimezone(CHINA_TIME).date() for m in map(modified_time, products) if m),
             )
             job.samples[piece] = sample
             if piece == job.root:
-                ledger.official_total, ledger.page_size = total, page_size
-                logger.info("Shop %s: %d products on the platform", ledger.target, total)
+                ledger.official_total, ledger.page_size = answer.total, page_size
+                logger.info("Shop %s: %s products on the platform", ledger.target,
+                            "unknown (no total)" if answer.total is None else answer.total)
             decision = book.first_page(piece, total=total, page_size=page_size, sample=sample,
                                        children_of=self.children_of)
             if decision.plan is None:
@@ -339,6 +341,20 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 # After a probe the pages between were never asked for.
                 yield from self.carry_out(job, piece, plan, read_rest=probe)
         self.sync_ledger(job)
+
+    def check_counts(self, job: ShopJob, piece: Slice, answer: Page) -> None:
+        """Doubt the listing's completeness where a page's counts disagree with themselves or
+        with the first page of its slice (one warning per doubt)."""
+        assert job.book is not None
+        state = job.book.states.get(piece)
+        first_total = state.total if state is not None and answer.number > 1 else None
+        problem = count_doubt(answer, first_total=first_total, page_size=job.page_size)
+        if problem is None:
+            return
+        self.crawler.stats.inc_value("ali1688/shop/count_doubts")
+        reason = f"page {answer.number} of slice {piece.describe()} {problem}"
+        if job.ledger.doubt(reason):
+            logger.warning("Shop %s: %s; its completeness is unknown", job.ledger.target, reason)
 
     def children_of(self, category_id: str | None) -> list[CategoryNode] | None:
         return self.category_children.get(category_id or "0")
@@ -438,6 +454,9 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 "were cut from (products no filter value matches?); those are not reachable "
                 "this way and count as missing", ledger.target, book.leaked - ledger.leaked,
             )
+        if book.excess and ledger.doubt("the slices of a split counted more products than the "
+                                        "listings they were cut from"):
+            logger.warning("Shop %s: %s; its completeness is unknown", ledger.target, ledger.doubts[-1])
         ledger.slices_used = book.slices_used
         ledger.leaked = book.leaked
         ledger.truncated = book.truncated
