@@ -52,6 +52,11 @@ class Gateway:
     def port(self) -> int:
         return urlsplit(self.base_url).port or 80
 
+    @property
+    def domain(self) -> str:
+        """``host:port``: what open-1688 takes as its gateway's domain."""
+        return f"{self.host}:{self.port}"
+
 
 @cache
 def open1688_class(spec: ApiSpec) -> type[BaseApi]:
@@ -79,8 +84,7 @@ def open1688_call(gateway: Gateway, spec: ApiSpec, params: dict[str, str], token
     Every value is passed as text: the library signs ``k + v`` (a TypeError for an int) and
     silently drops any falsy attribute (an int 0, False, ""), so the caller encodes first.
     """
-    api = open1688_class(spec)(AppInfo(gateway.app_key, gateway.app_secret),
-                               domain=f"{gateway.host}:{gateway.port}")
+    api = open1688_class(spec)(AppInfo(gateway.app_key, gateway.app_secret), domain=gateway.domain)
     for name, value in params.items():
         setattr(api, name, value)
     # With need_timestamp the library calls its own _gen_timestamp with an argument it does
