@@ -97,5 +97,6 @@ def test_without_the_extras_font_the_title_is_boxes_and_a_note_says_so(bare_mach
         warnings.filterwarnings("ignore", chart.MISSING_GLYPH_WARNING, UserWarning)
         boxes = pixels(TITLE, font)
     assert boxes != pixels(TITLE, font_manager.FontProperties(fname=extras_font))
-    chart.write_chart(tmp_path / "boxes.png", SERIES, dict.fromkeys(SERIES, TITLE), end=START + timedelta(days=2))
+    chart.write_chart(tmp_path / "boxes.png", SERIES, dict.fromkeys(SERIES, TITLE),
+                      end=START + timedelta(days=2))
     assert chart.CJK_FONT_MISSING.format(chars=TITLE) in capsys.readouterr().err

@@ -50,6 +50,7 @@ def _collect_the_sdks_connections():
     yield
     gc.collect()
 
+
 CLASSIC_DETAIL_API = "alibaba.product.get"
 # The keyword as a buyer types it: Chinese, spaces and the characters form encoding changes.
 ODD_KEYWORD = "全棉 四件套 & a=b+c 100%"
