@@ -99,8 +99,10 @@ def aop_sign(url_path: str, params: dict[str, str], secret: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha1).hexdigest().upper()
 
 
-def top_sign(params: dict[str, str], secret: str, method: str) -> str:
-    text = "".join(k + v for k, v in sorted(params.items()) if k != "sign" and v)
+def top_sign(params: dict[str, str], secret: str, method: str, *, skip_empty: bool = True) -> str:
+    """TOP ``sign``; *skip_empty* as the Java SDK (vector T5a), False as the Python SDK (T5b)."""
+    text = "".join(k + v for k, v in sorted(params.items())
+                   if k != "sign" and (v or not skip_empty))
     if method == "md5":
         return hashlib.md5((secret + text + secret).encode()).hexdigest().upper()
     digest = {"hmac": hashlib.md5, "hmac-sha256": hashlib.sha256}[method]
@@ -138,6 +140,17 @@ TOP_BASE = {"method": "taobao.item.seller.get", "app_key": "12345678", "session"
 )
 def test_top_signing_helper_matches_the_reference(method, signature):
     assert top_sign({**TOP_BASE, "sign_method": method}, "helloworld", method) == signature
+
+
+@pytest.mark.parametrize(
+    ("skip_empty", "signature"),
+    [(True, "77881ECCD461C5AF069C05FCDE2F5585"), (False, "87AE97E035430428E9DE5C05E998801F")],
+)
+def test_top_signing_helper_signs_empty_values_both_ways(skip_empty, signature):
+    params = {"method": "taobao.tbk.item.get", "app_key": "12345678", "format": "json",
+              "timestamp": "2016-01-01 12:00:00", "v": "2.0", "sign_method": "md5", "q": "abc",
+              "session": ""}  # reference vectors T5a, T5b
+    assert top_sign(params, "helloworld", "md5", skip_empty=skip_empty) == signature
 
 
 # -- a small client --------------------------------------------------------------------------
@@ -178,14 +191,15 @@ class Client:
 
     def top(self, api: str, params: dict[str, Any], *, sign_method: str = "md5",
             session: str | None = "", secret: str | None = None,
-            timestamp: str | None = None) -> dict[str, Any]:
+            timestamp: str | None = None, skip_empty: bool = True) -> dict[str, Any]:
         sent = {k: wire(v) for k, v in params.items()}
         sent.update(method=api, app_key=self.creds["app_key"], format="json", v="2.0",
                     sign_method=sign_method,
                     timestamp=timestamp or datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S"))
         if session is not None:
             sent["session"] = session or self.creds["access_token"]
-        sent["sign"] = top_sign(sent, secret or self.creds["app_secret"], sign_method)
+        sent["sign"] = top_sign(sent, secret or self.creds["app_secret"], sign_method,
+                                skip_empty=skip_empty)
         response = self.http.post(f"{self.base_url}/router/rest", data=sent, timeout=30)
         assert response.status_code == 200
         return response.json()
@@ -484,6 +498,19 @@ def test_top_router_calls_and_errors(client):
     millis = str(int(time.time() * 1000))  # the Python TOP SDK's timestamp form
     assert "alibaba_account_basic_response" in client.top("alibaba.account.basic", {},
                                                           timestamp=millis)
+
+
+def test_top_router_accepts_empty_values_signed_or_skipped(client):
+    """The Java SDK skips empty values when it signs, the Python SDKs sign them (T5a, T5b)."""
+    offer = client.shop(96)["sample_offer_id"]
+    params = {"offerDetailParam": {"offerId": int(offer), "country": "en"}, "scene": ""}
+    for method in ("md5", "hmac", "hmac-sha256"):
+        for skip_empty in (True, False):
+            body = client.top("product.search.queryProductDetail", params, sign_method=method,
+                              skip_empty=skip_empty)
+            assert "product_search_queryProductDetail_response" in body, (method, skip_empty)
+    wrong = client.top("product.search.queryProductDetail", params, secret="nope", skip_empty=False)
+    assert wrong["error_response"]["code"] == 25
 
 
 # -- faults --------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ over time, one stepped line per product, drawn with matplotlib (the ``chart`` ex
 ``report`` reads the database and shortens the titles; this module only draws. Times are
 this machine's local time, with ticks that suit any span from minutes to years. The legend
 names each product by id and title; titles in Chinese need a font with CJK glyphs, which
-matplotlib's own font lacks, so an installed font that has them is taken when there is one.
+matplotlib's own font lacks and a server or container rarely has: the ``chart`` extra brings
+one (Noto Sans SC, in the ``pylopdf-fonts-zh-cn`` package), taken before any installed font.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ MATPLOTLIB_MISSING = "--chart needs matplotlib: pip install 'ali1688spider[chart
 LAST_RESORT = "Last Resort High-Efficiency"
 #: What matplotlib warns, once per character, when no font given to a text can draw it.
 MISSING_GLYPH_WARNING = r"Glyph \d+ .* missing from font"
+CJK_FONT_MISSING = ("note: no installed font can draw {chars} (boxes in the chart's legend); "
+                    "pip install 'ali1688spider[chart]' brings one")
 
 
 def require_matplotlib() -> None:
@@ -92,8 +95,7 @@ def write_chart(path: Path, series: Series, titles: dict[str, str], *, end: date
     axes.legend(title="product", loc="upper left", bbox_to_anchor=(1.01, 1.0), prop=font)
     path.parent.mkdir(parents=True, exist_ok=True)
     if undrawable:
-        print(f"note: no installed font can draw {undrawable[:12]} (boxes in "
-              "the chart's legend); install one, e.g. Debian's fonts-noto-cjk", file=sys.stderr)
+        print(CJK_FONT_MISSING.format(chars=undrawable[:12]), file=sys.stderr)
     with warnings.catch_warnings():
         if undrawable:
             # They show as boxes, the ids beside them still name the products and the note
@@ -108,11 +110,27 @@ def _label(product_id: str, title: str | None, changes: int) -> str:
     return f"{named} ({changes} change{'s' if changes != 1 else ''})"
 
 
+def packaged_cjk_font() -> str | None:
+    """The file of the CJK font the ``chart`` extra installs, made known to matplotlib (which
+    finds only system fonts by itself); None when that package is not installed."""
+    try:
+        from pylopdf_fonts_zh_cn import sans_path
+    except ImportError:
+        return None
+    from matplotlib import font_manager
+
+    path = str(sans_path())
+    if all(entry.fname != path for entry in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(path)
+    return path
+
+
 def legend_font(labels: Iterable[str]) -> tuple[FontProperties, str]:
-    """The legend's font, and the characters of *labels* that no installed font has.
+    """The legend's font, and the characters of *labels* that no available font has.
 
     matplotlib's default font, with a fallback for the characters it lacks (CJK titles): the
-    first installed regular font, by name, that has every one of them.
+    ``chart`` extra's CJK font if it has every one of them, else the first installed regular
+    font, by name, that has.
     """
     from matplotlib import font_manager
 
@@ -121,11 +139,13 @@ def legend_font(labels: Iterable[str]) -> tuple[FontProperties, str]:
     missing = _lacking(font_manager.findfont(default), chars)
     if not missing:
         return default, ""
+    packaged = packaged_cjk_font()
     # Regular faces only: a family name then finds one as it is (else matplotlib logs that
     # it took another weight), and their own files tell what they have.
     regular = sorted({(entry.name, entry.fname) for entry in font_manager.fontManager.ttflist
                       if entry.style == "normal" and entry.weight in (400, "normal", "regular")
-                      and entry.name != LAST_RESORT})
+                      and entry.name != LAST_RESORT},
+                     key=lambda entry: (entry[1] != packaged, entry))
     for name, path in regular:
         try:
             if not _lacking(path, missing):
