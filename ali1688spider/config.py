@@ -192,7 +192,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds before the first retry of a webhook POST; each later retry waits twice "
             "as long (1, 2, 4 s)."),
     Setting("ALI1688_ALERT_TIMEOUT", 10.0,
-            "Seconds a webhook POST waits to connect, and for each read of the answer."),
+            "Seconds one attempt of a webhook POST may take in all: connecting, sending and "
+            "reading the answer (of which a few KB are read). A receiver still answering then "
+            "is cut off and the attempt counts as failed."),
     # Crawl-health monitors (Spidermon, the ``monitoring`` extra)
     Setting("ALI1688_MONITOR_MAX_QPS_REFUSALS", 0.2,
             "The crawl-health monitors fail when more than this share of the calls was "

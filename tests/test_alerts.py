@@ -12,12 +12,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import signal
+import threading
+import time
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
 from conftest import start_sandbox_process
 from helpers import recorded_changes, run_async
+from test_faults import start_crawl
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -211,7 +215,7 @@ def test_a_closed_port_is_tried_four_times():
     waits: list[float] = []
     delivery = post_webhook(f"http://127.0.0.1:{free_port()}/hook", {}, backoff=0.5, sleep=waits.append)
     assert not delivery.delivered and delivery.attempts == 4
-    assert delivery.problem.startswith("ConnectionError: ")
+    assert delivery.problem.startswith("ConnectionRefusedError: ")
     assert waits == [0.5, 1.0, 2.0]
 
 
@@ -344,3 +348,65 @@ def test_bad_alert_settings_stop_the_crawl_before_any_call(quiet_sandbox, crawl,
         assert "valid rules: price_drop:PCT, price_rise:PCT" in error_lines[0]
     assert "secret" not in result.log and "u:p@" not in result.log
     assert quiet_sandbox.stats()["total_calls"] == 0
+
+
+# -- receivers that would hold the close ------------------------------------------------------
+
+def bounded(function, limit: float = 60):
+    """*function*'s result, run in a thread that must end within *limit* seconds (a bound
+    against a hang, not a speed figure)."""
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(function()), daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert not worker.is_alive(), "the POST outlived every deadline"
+    return results[0]
+
+
+def test_a_trickling_answer_is_cut_off_at_the_attempts_deadline(receiver_factory):
+    receiver = receiver_factory(body="slow_headers")
+    delivery = bounded(lambda: post_webhook(receiver.url(), {"changes": []}, attempts=2, backoff=0.01, timeout=1))
+    assert (delivery.delivered, delivery.attempts) == (False, 2)
+    assert delivery.problem == "DeadlinePassed: no complete answer within 1 s (ALI1688_ALERT_TIMEOUT)"
+
+
+@pytest.mark.parametrize("body", ["huge", "slow_body"])
+def test_the_answers_body_is_not_waited_for(receiver_factory, body):
+    """Its status is all that counts: 300 MB, or 100,000 bytes at one every 2 s, are not read."""
+    receiver = receiver_factory(body=body)
+    delivery = bounded(lambda: post_webhook(receiver.url(), {"changes": []}, timeout=30), limit=20)
+    assert (delivery.delivered, delivery.attempts) == (True, 1)
+
+
+def test_a_slow_webhook_never_holds_the_crawl_and_a_second_sigterm_stops_it(sandbox, tmp_path, receiver_factory):
+    """The receiver trickles its answer for ever; ALI1688_ALERT_TIMEOUT is long. Two SIGTERMs
+    (scrapyd's cancel, twice) stop the process while it waits, as they stop Scrapy."""
+    receiver = receiver_factory(body="slow_headers")
+    env = sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'a.db'}", ALI1688_ALERT_RULES="new",
+                      ALI1688_ALERT_WEBHOOK=receiver.url(), ALI1688_ALERT_TIMEOUT="600", **FAST)
+    with (tmp_path / "crawl.log").open("wb") as log:
+        process = start_crawl({"seller_open_id": sandbox.shop(60)["seller_open_id"]}, {}, env, log)
+    try:
+        for _ in range(600):
+            if receiver.posts:
+                break
+            time.sleep(0.1)
+        assert receiver.posts, (tmp_path / "crawl.log").read_text(errors="replace")[-3000:]
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        # Fails (TimeoutExpired) when the process waits for the receiver after the second signal.
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+
+
+def test_a_slow_webhook_fails_within_its_deadlines_and_the_crawl_ends(sandbox, crawl, tmp_path, receiver_factory):
+    receiver = receiver_factory(body="slow_headers")
+    result = crawl("shop", args={"seller_open_id": sandbox.shop(60)["seller_open_id"]}, timeout=120,
+                   env=sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'a.db'}", ALI1688_ALERT_RULES="new",
+                                   ALI1688_ALERT_WEBHOOK=receiver.url(), ALI1688_ALERT_TIMEOUT="1",
+                                   ALI1688_ALERT_BACKOFF="0.05", **FAST))
+    assert result.returncode == 0, result.log[-3000:]
+    assert "after 4 attempt(s): DeadlinePassed: no complete answer within 1 s" in result.log
+    assert result.stats["ali1688/alerts/failed"] == 1

@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 
+#: Answers of a hostile receiver: ``slow_body``, 100,000 bytes announced and one sent every
+#: 2 s; ``huge``, 300 MB as fast as the socket takes them; ``slow_headers``, a status line, then
+#: one byte of a header every 2 s, never ending the answer.
+HOSTILE_BODIES = ("slow_body", "huge", "slow_headers")
+
+
 class Receiver:
     """An HTTP server that records every POST and answers the statuses of *answers* in turn
-    (then 200)."""
+    (then 200), with an empty body or a *body* of ``HOSTILE_BODIES``."""
 
-    def __init__(self, answers: list[int] | None = None):
+    def __init__(self, answers: list[int] | None = None, body: str | None = None):
         self.answers = list(answers or [])
+        self.answer_body = body
         self.posts: list[dict[str, Any]] = []
         receiver = self
 
@@ -25,11 +33,35 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.posts.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 status = receiver.answers.pop(0) if receiver.answers else 200
+                hostile = receiver.answer_body
+                if hostile == "slow_headers":
+                    self._trickle(b"HTTP/1.1 200 OK\r\nX-Slow: ", b"x" * 100_000)
+                    return
                 self.send_response(status)
                 if status in (301, 302):
                     self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "0")
+                size = {"slow_body": 100_000, "huge": 300 * 2**20}.get(hostile or "", 0)
+                self.send_header("Content-Length", str(size))
                 self.end_headers()
+                if hostile == "slow_body":
+                    self._trickle(b"", b"x" * size)
+                elif hostile == "huge":
+                    try:
+                        for _ in range(300):
+                            self.wfile.write(b"x" * 2**20)
+                    except OSError:  # the client hung up, as a careful one does
+                        pass
+
+            def _trickle(self, start: bytes, rest: bytes) -> None:
+                """*start*, then one byte of *rest* every 2 s, until the client hangs up."""
+                try:
+                    self.wfile.write(start)
+                    for byte in rest:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(2)
+                except OSError:
+                    pass
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -53,8 +85,8 @@ class Receiver:
 def receiver_factory():
     started: list[Receiver] = []
 
-    def start(answers: list[int] | None = None) -> Receiver:
-        started.append(Receiver(answers))
+    def start(answers: list[int] | None = None, body: str | None = None) -> Receiver:
+        started.append(Receiver(answers, body))
         return started[-1]
 
     yield start

@@ -5,27 +5,32 @@ changes that match the rules, per crawl target. A spider may give a target rules
 (``alert_rules = {target key: rules text}``), which replace the global ones for it. When the
 spider closes, every pipeline has committed its last batch: one line sums up what matched
 (per rule), and with a webhook each target with matching changes gets one JSON POST
-``{"spider", "target", "run_id", "changes": [...]}``, sent from a thread, retried on network
-errors, timeouts, 5xx and 429 answers (``WEBHOOK_ATTEMPTS`` attempts, waiting
-``ALI1688_ALERT_BACKOFF`` seconds, then twice that, …). A delivery that fails is one error
-line and ``ali1688/alerts/failed``; it never changes the crawl's close reason.
+``{"spider", "target", "run_id", "changes": [...]}``, sent from a daemon thread, retried on
+network errors, timeouts, 5xx and 429 answers (``WEBHOOK_ATTEMPTS`` attempts, waiting
+``ALI1688_ALERT_BACKOFF`` seconds, then twice that, …). Each attempt must be over within
+``ALI1688_ALERT_TIMEOUT`` seconds (connect, send and read together) and reads no body of the
+answer, so a slow or huge receiver never holds the close. A delivery that fails is one
+error line and ``ali1688/alerts/failed``; it never changes the crawl's close reason.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import http.client
+import json
 import logging
+import socket
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-import requests
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import DeferredList
-from twisted.internet.threads import deferToThread
 
 from ali1688spider.alerts import (
     RULES_SETTING,
@@ -61,7 +66,7 @@ class AlertSettings:
     webhook: str | None
     #: Seconds before the first retry; each later one waits twice as long.
     backoff: float
-    #: Seconds to connect, and to wait for each read of the answer.
+    #: Seconds one attempt may take: connecting, sending and reading the answer together.
     timeout: float
 
 
@@ -96,28 +101,85 @@ def post_webhook(
     timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
     """POST *payload* as JSON to *url*, retried on network errors, timeouts, 5xx and 429 with
-    exponential back-off. Blocking: the extension runs it in a thread.
+    exponential back-off. Each attempt has one overall deadline, *timeout* seconds for
+    connecting, sending and reading the status and headers together (a receiver that trickles
+    its answer is cut off); the answer's body is never read: its status is all that counts.
+    Blocking: run it in a thread.
 
-    A redirect is not followed (requests would repeat a POST as a GET, without the body).
+    A redirect is not followed (a client would repeat a POST as a GET, without the body).
     """
+    body = json.dumps(payload, ensure_ascii=False).encode()
     problem = None
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             sleep(backoff * 2 ** (attempt - 2))
         try:
-            response = requests.post(url, json=payload, timeout=timeout, allow_redirects=False)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            status, reason = _post_once(url, body, timeout)
+        except (OSError, http.client.HTTPException) as exc:
             problem = f"{type(exc).__name__}: {exc}"
             continue
-        except requests.RequestException as exc:
-            return Delivery(attempt, f"{type(exc).__name__}: {exc}")
-        response.close()
-        if response.status_code < 300:
+        if status < 300:
             return Delivery(attempt)
-        problem = f"HTTP {response.status_code} {response.reason}".rstrip()
-        if response.status_code not in RETRIED_STATUS:
+        problem = f"HTTP {status} {reason}".rstrip()
+        if status not in RETRIED_STATUS:
             return Delivery(attempt, problem)
     return Delivery(attempts, problem)
+
+
+class DeadlinePassed(OSError):
+    """The receiver did not answer within the attempt's deadline."""
+
+
+def _post_once(url: str, body: bytes, deadline: float) -> tuple[int, str]:
+    """One POST within *deadline* seconds overall: ``(status, reason)``."""
+    parts = urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname or "", parts.port, timeout=deadline)
+    expired = threading.Event()
+
+    def cut_off() -> None:
+        expired.set()
+        if connection.sock is not None:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(deadline, cut_off)
+    watchdog.daemon = True
+    watchdog.start()
+    headers = {"Content-Type": "application/json", "User-Agent": "ali1688spider-alerts"}
+    if parts.username is not None:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
+    try:
+        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
+        answer = connection.getresponse()
+    except (OSError, http.client.HTTPException):
+        if not expired.is_set():
+            raise
+        answer = None
+    finally:
+        watchdog.cancel()
+        connection.close()
+    # Cut off mid-headers, http.client may take the end of the stream for their end.
+    if answer is None or expired.is_set():
+        raise DeadlinePassed(f"no complete answer within {deadline:g} s (ALI1688_ALERT_TIMEOUT)")
+    return answer.status, answer.reason
+
+
+def in_daemon_thread(function: Callable[[], Delivery]) -> asyncio.Future[Delivery]:
+    """*function*'s result on the running event loop. A daemon thread, not the reactor's pool,
+    whose threads a stopping reactor (a second Ctrl-C) would wait for."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Delivery] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = function()
+        except Exception as exc:  # reported like a failed delivery, never raised into the close
+            result = Delivery(1, f"{type(exc).__name__}: {exc}")
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(result))
+
+    threading.Thread(target=run, name="ali1688-webhook", daemon=True).start()
+    return future
 
 
 def url_origin(url: str) -> str:
@@ -208,14 +270,14 @@ class Alerts:
             return
         batches = [self._payload(target, changes) for target, changes in self.matched.items()]
         settings = self.settings
-        results = await maybe_deferred_to_future(DeferredList(
-            [deferToThread(post_webhook, url, payload, backoff=settings.backoff, timeout=settings.timeout)
-             for payload in batches],
-            consumeErrors=True,
-        ))
-        for payload, (succeeded, result) in zip(batches, results):
-            delivery = result if succeeded else Delivery(1, f"{type(result.value).__name__}: {result.value}")
-            self._account(url, payload, delivery)
+        deliveries = [in_daemon_thread(partial(post_webhook, url, payload, backoff=settings.backoff,
+                                               timeout=settings.timeout)) for payload in batches]
+        # Every attempt has its deadline; this bound only guards against a stuck resolver.
+        longest = WEBHOOK_ATTEMPTS * settings.timeout + settings.backoff * (2 ** (WEBHOOK_ATTEMPTS - 1)) + 1
+        await asyncio.wait(deliveries, timeout=longest)
+        for payload, delivery in zip(batches, deliveries):
+            late = Delivery(WEBHOOK_ATTEMPTS, f"no answer within {longest:g} s")
+            self._account(url, payload, delivery.result() if delivery.done() else late)
 
     def _payload(self, target: str | None, changes: list[dict[str, Any]]) -> dict[str, Any]:
         return {
