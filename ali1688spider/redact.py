@@ -3,17 +3,19 @@
 A message from outside (a gateway's error, an OAuth answer, a driver's exception) may echo
 what it was sent; ``redact`` masks the values the caller knows are secret and every
 ``name=value`` or ``"name": "value"`` pair whose name says it holds one. Plain Python, the
-lowest layer: the protocol code (``api``) uses it too.
+lowest layer: the protocol code (``api``) uses it too. ``redact_every_log_record`` applies it,
+with every secret the process was told of (``remember_secrets``), to every log record.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 MASK = "***"
 #: Names whose values are secret: OAuth tokens, app secrets, signatures, passwords.
@@ -57,3 +59,52 @@ def url_without_password(url: str) -> str:
             masked = [(key, MASK if key.lower() in SECRET_QUERY_KEYS else value) for key, value in pairs]
             parts = parts._replace(query=urlencode(masked, safe="*"))
     return url if parts == original else urlunsplit(parts)
+
+
+#: Every secret value this process was told of (settings, refreshed tokens, URL parts): what
+#: ``redact_every_log_record`` masks in every logger's records.
+_KNOWN: set[str] = set()
+#: Shorter values are not masked: they would turn ordinary words into ``***``.
+MIN_SECRET_LENGTH = 4
+
+
+def remember_secrets(*values: str | None) -> None:
+    """Add *values* to the secrets masked in every log record (see ``redact_every_log_record``)."""
+    _KNOWN.update(value for value in values if value and len(value) >= MIN_SECRET_LENGTH)
+
+
+def url_secret_parts(url: str) -> list[str]:
+    """The parts of *url* a message must not show: userinfo, path and query (a webhook's path
+    or query often is its secret), and each longer query value."""
+    parts = urlsplit(url)
+    secrets = [parts.password, parts.username, parts.query, parts.path if parts.path != "/" else None]
+    if parts.query:
+        secrets.append(f"{parts.path}?{parts.query}")
+        secrets += [value for _, value in parse_qsl(parts.query) if len(value) >= 3]
+    return [secret for secret in secrets if secret]
+
+
+def _redacting_factory(make_record: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not fit: logging itself reports it
+            return record
+        masked = redact(message, _KNOWN)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), _KNOWN)
+        return record
+
+    make.ali1688_redacting = True  # type: ignore[attr-defined]
+    return make
+
+
+def redact_every_log_record() -> None:
+    """Mask secrets in every record any logger of this process makes (Scrapy, Twisted,
+    urllib3, this project), whatever its level: one record factory, installed once."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "ali1688_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(current))

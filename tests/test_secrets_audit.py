@@ -8,6 +8,7 @@ The token store is the one place meant to hold tokens and is left out.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from helpers import REDIRECT_URI, ali1688, app_env, authorize, product_ids
 from ali1688spider.api.errors import ApiCallError
 from ali1688spider.gateway.client import Ali1688Client
 from ali1688spider.gateway.tokenstore import FileTokenStore
+from ali1688spider.redact import redact_every_log_record, remember_secrets
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 WRONG_SECRET = "audit-wrong-app-secret-3b9d71"
@@ -125,3 +127,34 @@ def test_no_secret_leaves_the_crawl_the_cli_or_a_failure(sandbox_factory, crawl,
     leaks = audit.leaks()
     if leaks:
         pytest.fail(f"secrets leaked into: {', '.join(leaks)}")
+
+
+def test_every_logger_is_masked_at_debug(caplog):
+    """One record factory masks every secret the process knows of in every logger's records,
+    a third-party one's included, and in the traceback of a logged exception."""
+    redact_every_log_record()
+    remember_secrets("audit-hook-path-51e0", "audit-db-password-7f3")
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("urllib3.connectionpool").debug('"POST /hooks/%s?x=1 HTTP/1.1" 200 0', "audit-hook-path-51e0")
+        try:
+            raise RuntimeError("cannot connect as user:audit-db-password-7f3@db")
+        except RuntimeError:
+            logging.getLogger("sqlalchemy.pool").exception("connection failed")
+    text = "\n".join(f"{record.getMessage()} {record.exc_text}" for record in caplog.records)
+    assert '"POST /hooks/***?x=1 HTTP/1.1" 200 0' in text
+    assert "user:***@db" in text and "audit-db-password-7f3" not in text and "audit-hook-path-51e0" not in text
+
+
+def test_a_debug_crawl_shows_no_webhook_credential(sandbox, crawl, tmp_path, receiver_factory):
+    receiver = receiver_factory()
+    hook = receiver.url(userinfo="hookuser:audit-hook-pass-2a7@", path="/hooks/audit-hook-path-9c1?token=audit-hook-token-5e3")
+    result = crawl("shop", args={"seller_open_id": sandbox.shop(60)["seller_open_id"]},
+                   env=sandbox.env(ALI1688_DB_URL=f"sqlite:///{tmp_path / 'a.db'}", ALI1688_ALERT_RULES="new",
+                                   ALI1688_ALERT_WEBHOOK=hook, ALI1688_QPS="500"),
+                   settings={"LOG_LEVEL": "DEBUG"})
+    assert result.returncode == 0, result.log[-3000:]
+    assert receiver.posts and receiver.posts[0]["path"] == "/hooks/audit-hook-path-9c1?token=audit-hook-token-5e3"
+    creds = sandbox.credentials
+    for secret in ("audit-hook-pass-2a7", "audit-hook-path-9c1", "audit-hook-token-5e3",
+                   creds["app_secret"], creds["access_token"], creds["refresh_token"]):
+        assert secret not in result.log

@@ -17,16 +17,21 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from urllib.parse import urlsplit
+
+from ali1688spider.alerts import WEBHOOK_SETTING
 from ali1688spider.closing import FAILURE_REASONS
-from ali1688spider.config import ConfigError, misspelt_settings
+from ali1688spider.config import DB_URL_SETTING, ConfigError, get_str, misspelt_settings
 from ali1688spider.distributed.addon import check_redis
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.extensions.alerts import alert_settings
 from ali1688spider.extensions.feeds import feed_not_stored
 from ali1688spider.gateway.cache import check_cache_settings
+from ali1688spider.gateway.credentials import credential_sets_from_settings
 from ali1688spider.gateway.session import check_settings
 from ali1688spider.jobdir import check_jobdir
 from ali1688spider.pipelines.sql import sql_settings
+from ali1688spider.redact import redact_every_log_record, remember_secrets, url_secret_parts
 from ali1688spider.reporting.health import health_limits
 from ali1688spider.reporting.pipeline import report_settings
 from ali1688spider.reporting.progress import progress_interval
@@ -47,6 +52,20 @@ SETTING_CHECKS = (
 )
 
 
+def remember_setting_secrets(settings: BaseSettings) -> None:
+    """Every secret the settings hold (app secrets, tokens, passwords in the database and Redis
+    URLs, the webhook's userinfo, path and query), masked from here on in every log record."""
+    for credentials in credential_sets_from_settings(settings):
+        remember_secrets(credentials.app_secret, credentials.access_token, credentials.refresh_token)
+    for name in (DB_URL_SETTING, "ALI1688_REDIS_URL", "ALI1688_TOKEN_STORE"):
+        url = get_str(settings, name)
+        if url:
+            remember_secrets(urlsplit(url).password)
+    webhook = get_str(settings, WEBHOOK_SETTING)
+    if webhook:
+        remember_secrets(*url_secret_parts(webhook))
+
+
 def warn_misspelt_settings(settings: BaseSettings) -> None:
     """A warning for each ``ALI1688_*`` setting or environment variable nobody reads."""
     names = [name for name, _ in settings.items()] + list(os.environ)
@@ -62,9 +81,11 @@ class Command(ScrapyCrawlCommand):
             return
         assert self.crawler_process
         warn_misspelt_settings(self.settings)
+        redact_every_log_record()
         try:
             for check in SETTING_CHECKS:
                 check(self.settings)
+            remember_setting_secrets(self.settings)
         except ConfigError as exc:
             raise self._refuse(str(exc)) from None
         try:

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -42,7 +42,7 @@ from ali1688spider.alerts import (
 )
 from ali1688spider.changes import change_recorded
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_float, get_str
-from ali1688spider.redact import redact
+from ali1688spider.redact import redact, url_secret_parts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -192,16 +192,6 @@ def url_origin(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
-def url_secrets(url: str) -> list[str]:
-    """The parts of *url* an error message must not show: userinfo, path and query."""
-    parts = urlsplit(url)
-    secrets = [parts.password, parts.username, parts.query, parts.path if parts.path != "/" else None]
-    if parts.query:
-        secrets.append(f"{parts.path}?{parts.query}")
-        secrets += [value for _, value in parse_qsl(parts.query) if len(value) >= 3]
-    return [secret for secret in secrets if secret]
-
-
 class Alerts:
     """Collects the changes that match the alert rules and delivers them at the close."""
 
@@ -300,7 +290,7 @@ class Alerts:
         assert delivery.problem is not None
         logger.error(
             "Alerts: the webhook %s (%s) did not take %s after %d attempt(s): %s",
-            WEBHOOK_SETTING, url_origin(url), what, delivery.attempts, redact(delivery.problem, url_secrets(url)),
+            WEBHOOK_SETTING, url_origin(url), what, delivery.attempts, redact(delivery.problem, url_secret_parts(url)),
         )
 
     def _log_summary(self) -> None:

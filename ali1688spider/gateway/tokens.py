@@ -25,6 +25,7 @@ from ali1688spider.gateway.tokenstore import (
     merge_tokens,
     seconds_left,
 )
+from ali1688spider.redact import remember_secrets
 
 if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
@@ -171,6 +172,7 @@ class TokenManager:
             return True
 
     def _adopt(self, app_key: str, state: TokenState, tokens: TokenSet) -> None:
+        remember_secrets(tokens.access_token, tokens.refresh_token)
         self._sets[app_key] = tokens
         state.access_token = tokens.access_token
         state.refresh_token = tokens.refresh_token or state.refresh_token
