@@ -47,13 +47,25 @@ def start_run(client: redis.Redis, key: str) -> str:
     return run_id
 
 
+#: Join the running run or start one, in one step (two workers starting together must agree).
+_JOIN_OR_START = """
+local id = redis.call('HGET', KEYS[1], 'id')
+if id and redis.call('HGET', KEYS[1], 'state') == 'running' then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return {id, 0}
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'running', 'started_at', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {ARGV[1], 1}
+"""
+
+
 def join_or_start(client: redis.Redis, key: str) -> tuple[str, bool]:
     """The id of the running run, or of a new one when none runs; True when it is new."""
-    current = current_run(client, key)
-    if current is not None and current[1] == RUNNING:
-        client.expire(key, KEEP_SECONDS)
-        return current[0], False
-    return start_run(client, key), True
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    run_id, started = client.eval(_JOIN_OR_START, 1, key, new_run_id(), now, KEEP_SECONDS)
+    return (run_id.decode() if isinstance(run_id, bytes) else run_id), bool(started)
 
 
 def current_run(client: redis.Redis, key: str) -> tuple[str, str] | None:

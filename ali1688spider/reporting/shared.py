@@ -72,6 +72,12 @@ class SharedLedger:
             import redis
 
             shared = cls(redis.Redis.from_url(url), key_prefix(crawler.settings), spider_name, redis.RedisError)
+            try:
+                # At the start: workers started together agree on one run, and one that only
+                # judges (its share done by others) judges the run it started in.
+                shared.run_id = join_or_start(shared.client, shared._run_key)[0]
+            except redis.RedisError:
+                pass  # joined at the first write
             crawler.ali1688_shared_ledger = shared  # type: ignore[attr-defined]
             crawler.signals.connect(shared.close, signal=signals.spider_closed, weak=False)
         return shared
@@ -80,9 +86,15 @@ class SharedLedger:
     def _run_key(self) -> str:
         return run_key(self.prefix, self.spider)
 
-    def _keys(self, target: TargetLedger) -> tuple[str, str, str, str]:
+    def _keys(self, target: TargetLedger, *, joining: bool = False) -> tuple[str, str, str, str]:
+        """The keys of *target* in this worker's run: the running one, joined (or started) when
+        *joining* (a write); when only reading, the current one, even finished."""
         if self.run_id is None:
-            self.run_id = join_or_start(self.client, self._run_key)[0]
+            if joining:
+                self.run_id = join_or_start(self.client, self._run_key)[0]
+            else:
+                current = current_run(self.client, self._run_key)
+                self.run_id = current[0] if current is not None else "none"
         base = f"{self.prefix}:{self.spider}:ledger:{self.run_id}:{target.key}"
         return f"{base}:total", f"{base}:listed", f"{base}:delivered", f"{base}:doubts"
 
@@ -91,7 +103,7 @@ class SharedLedger:
         (it is sent again next time)."""
         sent = []
         try:
-            keys = [self._keys(target) for target in targets]
+            keys = [self._keys(target, joining=True) for target in targets]
         except self.outage:
             return False
         with self.client.pipeline(transaction=False) as pipe:
