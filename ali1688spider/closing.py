@@ -65,6 +65,9 @@ FAILURE_REASONS = frozenset({
 })
 
 _REASON_ATTRIBUTE = "ali1688_close_reason"
+#: Sent (with ``reason``) when ``close_crawl`` begins a close, before the engine drains: what
+#: has not been sent by then is not sent.
+crawl_closing = object()
 
 
 def closing_reason(crawler: Crawler) -> str | None:
@@ -83,6 +86,7 @@ def close_crawl(crawler: Crawler, reason: str, message: str, *args: object) -> b
     logger.error(message + "; closing the crawl (%s)", *args, reason)
     if crawler.stats is not None:
         crawler.stats.inc_value(f"ali1688/closed/{reason}")
+    crawler.signals.send_catch_log(crawl_closing, reason=reason)
     assert crawler.engine is not None
     deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
     return True

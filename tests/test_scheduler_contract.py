@@ -128,3 +128,27 @@ def test_a_class_it_cannot_share_is_refused_in_one_line(redis_url, settings, mes
     project.setdict(settings, priority="project")
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_redis(project)
+
+
+def test_a_dupefilter_key_of_another_kind_closes_with_a_line_that_says_so(sandbox, crawl, redis_url, redis_server):
+    # A Bloom filter (or anything but a set) left in the key scrapy-redis's dupefilter uses.
+    client = redis_server.client()
+    client.set("ali1688:product:dupefilter", b"\x00bloom-bits")
+    client.close()
+    ids = sandbox.ids(sandbox.shop(60))[:2]
+    result = crawl("product", args={"ids": ",".join(ids)},
+                   env=sandbox.env(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="2"))
+    assert result.returncode == 1
+    assert result.stats["finish_reason"] == "ali1688_redis_key_conflict"
+    assert "unreachable" not in result.log and "Traceback" not in result.log
+    (line,) = [line for line in result.log.splitlines() if "WRONGTYPE" in line]
+    assert "DUPEFILTER_CLASS" in line and "ali1688:product:dupefilter" in line
+    assert result.stats.get("ali1688/calls", 0) == 0
+
+
+def test_a_custom_queue_class_stops_the_crawl_before_any_call(sandbox, crawl, redis_url):
+    result = crawl("product", args={"ids": "1"}, settings={"SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.Base"},
+                   env=sandbox.env(ALI1688_REDIS_URL=redis_url))
+    assert result.returncode == 2
+    assert "SCHEDULER_QUEUE_CLASS='scrapy_redis.queue.Base': distributed mode keeps its queue" in result.log
+    assert "Traceback" not in result.log and not result.stats_path.exists()
