@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two rounds of acknowledging, renewing and reclaiming leases.
 TEND_INTERVAL = 1.0
+
+
 def uses_lease_script(dupefilter: Any) -> bool:
     """True when *dupefilter* is scrapy-redis's set of fingerprints as it comes (its
     ``request_seen`` is one SADD, which the lease script makes itself); a subclass that
@@ -173,8 +175,11 @@ class RedisScheduler(Scheduler):
             engine = None
         # The engine's slot holds a request from its dequeue until its answer, callback
         # output and items have been processed (scrapy.core.engine, not a public API).
-        slot = engine._slot if engine is not None else None
-        done = [request for request in self.held if request not in slot.inprogress] if slot else []
+        if engine is None:
+            done = []
+        else:
+            in_progress = engine._slot.inprogress if engine._slot else set()
+            done = [request for request in self.held if request not in in_progress]
         # Acknowledged only once what they delivered is on record (every receiver said so).
         recorded = done and all(
             result is True for _, result in self.crawler.signals.send_catch_log(leases_acknowledging)
@@ -210,7 +215,9 @@ class RedisScheduler(Scheduler):
         try:
             result = call()
         except redis.ResponseError as exc:
-            # Redis answered: a refused command is no outage to wait out.
+            if not str(exc).startswith("WRONGTYPE"):
+                return self._unreachable(exc)
+            # Redis answered: a key of another kind is no outage to wait out.
             close_crawl(self.crawler, REDIS_KEY_CONFLICT,
                         "Redis refused a command on the crawl's keys (%s): a key holds data of "
                         "another kind, e.g. the dupefilter key %s holds what another dupefilter "
@@ -219,17 +226,19 @@ class RedisScheduler(Scheduler):
                         "ALI1688_REDIS_PREFIX to a prefix of its own", exc, getattr(self.df, "key", "?"))
             return None
         except redis.RedisError as exc:
-            now = time.monotonic()
-            if self.down_since is None:
-                self.down_since = now
-                self.stats.inc_value("ali1688/redis/outages")
-                logger.warning("Redis is unreachable (%s): requests wait here until it is back", exc)
-            elif now - self.down_since >= self.outage_seconds:
-                close_crawl(self.crawler, REDIS_UNAVAILABLE,
-                            "Redis has been unreachable for %.0f s (ALI1688_REDIS_OUTAGE_SECONDS)",
-                            now - self.down_since)
-            return None
+            return self._unreachable(exc)
         if self.down_since is not None:
             logger.info("Redis is back after %.1f s", time.monotonic() - self.down_since)
             self.down_since = None
         return result
+
+    def _unreachable(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if self.down_since is None:
+            self.down_since = now
+            self.stats.inc_value("ali1688/redis/outages")
+            logger.warning("Redis is unreachable (%s): requests wait here until it is back", exc)
+        elif now - self.down_since >= self.outage_seconds:
+            close_crawl(self.crawler, REDIS_UNAVAILABLE,
+                        "Redis has been unreachable for %.0f s (ALI1688_REDIS_OUTAGE_SECONDS)",
+                        now - self.down_since)

@@ -19,7 +19,9 @@ between a grant and the call's arrival), never reserved ahead: an event loop tha
 sends one call late, never a burst of overdue ones. ``RateState`` is the rule, pure and
 clock-driven; ``LocalPacer`` applies it in this process, ``gateway.redis_pacer.RedisPacer``
 in Redis for every worker of a distributed crawl. ``Admission`` is the one place that decides
-when a call goes; the handler awaits it, the middleware tells it the outcome.
+when a call goes; the handler awaits it, the middleware tells it the outcome. Once the crawl
+begins to close, or the gateway refused the last credential set, it lets no call go: the calls
+waiting for their turn go back to the queue unsent.
 """
 
 from __future__ import annotations
