@@ -49,6 +49,11 @@ JOBDIR_FAILED = "ali1688_jobdir_failed"
 #: held returns to the shared queue; start the worker again once Redis is back.
 REDIS_UNAVAILABLE = "ali1688_redis_unavailable"
 
+#: Redis refused a command on the crawl's keys: one holds data of another kind (e.g. a Bloom
+#: filter where ``DUPEFILTER_CLASS`` expects scrapy-redis's set of fingerprints). Set
+#: ``DUPEFILTER_CLASS`` to the dupefilter that wrote it, or ``ALI1688_REDIS_PREFIX`` to a new prefix.
+REDIS_KEY_CONFLICT = "ali1688_redis_key_conflict"
+
 #: A distributed worker found its run's shared state gone from Redis (a restart without
 #: persistence, a flush) or replaced by another run: re-seed with ``ali1688 enqueue --fresh``.
 REDIS_DATA_LOST = "ali1688_redis_data_lost"
@@ -56,10 +61,13 @@ REDIS_DATA_LOST = "ali1688_redis_data_lost"
 #: Close reasons after which the data is not what the user asked for (exit code 1).
 FAILURE_REASONS = frozenset({
     BAD_CREDENTIALS, QUOTA_EXHAUSTED, INCOMPLETE, SHOP_UNRESOLVED, DB_ERROR, CALLS_FAILED,
-    FEED_FAILED, JOBDIR_FAILED, REDIS_UNAVAILABLE, REDIS_DATA_LOST,
+    FEED_FAILED, JOBDIR_FAILED, REDIS_UNAVAILABLE, REDIS_DATA_LOST, REDIS_KEY_CONFLICT,
 })
 
 _REASON_ATTRIBUTE = "ali1688_close_reason"
+#: Sent (with ``reason``) when ``close_crawl`` begins a close, before the engine drains: what
+#: has not been sent by then is not sent.
+crawl_closing = object()
 
 
 def closing_reason(crawler: Crawler) -> str | None:
@@ -78,6 +86,7 @@ def close_crawl(crawler: Crawler, reason: str, message: str, *args: object) -> b
     logger.error(message + "; closing the crawl (%s)", *args, reason)
     if crawler.stats is not None:
         crawler.stats.inc_value(f"ali1688/closed/{reason}")
+    crawler.signals.send_catch_log(crawl_closing, reason=reason)
     assert crawler.engine is not None
     deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
     return True

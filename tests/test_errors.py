@@ -295,3 +295,12 @@ def test_an_error_field_is_an_error_whatever_the_status(status):
     error = classify_response(status, _body(body))
     assert error is not None and error.code == "invalid_grant"
     assert classify_response(200, _body({"error_code": "gw.QosAppFrequencyLimit"})).kind is ErrorKind.QPS_LIMIT
+
+
+@pytest.mark.parametrize("status", [200, 401])
+def test_a_string_error_field_is_the_message_when_no_other_field_holds_one(status):
+    # The shape some public clients' test doubles answer with (reference §4.1: the 401 message).
+    error = classify_response(status, _body({"error": "Request need user authorized"}))
+    assert error is not None
+    assert (error.kind, error.message) == (ErrorKind.TOKEN_INVALID, "Request need user authorized")
+    assert error.describe() == f"http.{status} (HTTP {status}): Request need user authorized"

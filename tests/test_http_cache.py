@@ -222,14 +222,14 @@ def test_workers_share_the_redis_cache(tmp_path, sandbox_factory, redis_url, red
     shop = sandbox.shop(120)
     env = sandbox.env(ALI1688_REDIS_URL=redis_url, ALI1688_REDIS_IDLE_TIMEOUT="2", ALI1688_QPS="200")
     args = {"seller_open_id": shop["seller_open_id"], **SHOP_ARGS_DETAILS}
-    settings = {"HTTPCACHE_ENABLED": "1"}
+    settings = {"HTTPCACHE_ENABLED": "1", "HTTPCACHE_EXPIRATION_SECS": "7200"}
     first = run_workers(tmp_path, 1, "shop", args, env, prefix="first", settings=settings)
     assert first[0].returncode == 0, first[0].log[-2000:]
     calls = sandbox.stats()["total_calls"]
     client = redis_server.client()
     cached = client.keys("ali1688:httpcache:shop:*")
     assert len(cached) == first[0].stats["ali1688/cache/stored"]
-    assert 0 < client.ttl(cached[0]) <= 3600
+    assert 0 < client.ttl(cached[0]) <= 7200
     client.delete("ali1688:shop:dupefilter")
     client.close()
     # Another worker (another process, as on another machine) crawls the shop again.
@@ -237,3 +237,22 @@ def test_workers_share_the_redis_cache(tmp_path, sandbox_factory, redis_url, red
     assert second[0].returncode == 0, second[0].log[-2000:]
     assert sandbox.stats()["total_calls"] == calls
     assert len(second[0].items) == len(first[0].items) == shop["products"]
+
+
+def test_a_cached_error_is_never_served_but_fetched_again(sandbox, crawl, tmp_path):
+    ids = sandbox.ids(sandbox.shop(60))[:1]
+    settings = cache_settings(tmp_path)
+    first = crawl("product", args={"ids": ids[0]}, settings=settings, env=sandbox.env())
+    assert first.returncode == 0, first.log[-2000:]
+    # The entry edited to hold a QPS refusal (as an older version or a hand could leave it).
+    (body,) = (tmp_path / "cache").rglob("response_body")
+    body.write_bytes(json.dumps({"error_code": "gw.QosAppFrequencyLimit",
+                                 "error_message": "App call exceeds limited frequency"}).encode())
+    second = crawl("product", args={"ids": ids[0]}, settings=settings, env=sandbox.env())
+    assert second.returncode == 0, second.log[-2000:]
+    assert second.stats["ali1688/cache/dropped/qps_limit"] == 1
+    assert second.stats["ali1688/calls"] == 1 and "ali1688/cache/hit" not in second.stats
+    assert [item["product_id"] for item in second.items] == ids
+    # The answer fetched again took its place.
+    third = crawl("product", args={"ids": ids[0]}, settings=settings, env=sandbox.env())
+    assert third.stats.get("ali1688/calls", 0) == 0 and third.stats["ali1688/cache/hit"] == 1

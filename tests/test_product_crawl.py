@@ -113,6 +113,21 @@ def test_bad_secret_closes_with_one_clear_line(sandbox, crawl):
     assert "wrong-secret" not in result.log
 
 
+def test_a_wrong_secret_costs_only_the_calls_on_the_wire_when_the_first_answer_came(sandbox_factory, crawl):
+    # The pacer lets one call go per second: every other call waits for its grant when the
+    # first answer (a signature refusal) comes back, and none of them may be sent.
+    sandbox = sandbox_factory("--qps", "0")
+    ids = shop_ids(sandbox, 100, 20)
+    result = crawl("product", args={"ids": ",".join(ids)},
+                   env=sandbox.env(ALI1688_APP_SECRET="wrong-secret", ALI1688_QPS="1"))
+    assert result.returncode == 1
+    assert result.stats["finish_reason"] == "ali1688_bad_credentials"
+    gateway = sandbox.stats()
+    assert gateway["total_calls"] == gateway["errors"]["gw.SignatureInvalid"] == result.stats["ali1688/calls"]
+    assert gateway["total_calls"] <= 2, gateway
+    assert "Traceback" not in result.log
+
+
 def test_expired_token_is_refreshed_once_and_the_crawl_continues(sandbox_factory, crawl):
     sandbox = sandbox_factory("--qps", "0")
     ids = shop_ids(sandbox, 100, 6)

@@ -222,10 +222,17 @@ def _top_error(status: int, error: dict) -> ApiError:
 
 
 def _gateway_error(status: int, data: dict) -> ApiError:
-    code = _first_text(data, "error_code", "errorCode", "error") or f"http.{status}"
     message = _first_text(
         data, "error_message", "exception", "errorMessage", "error_description", "message"
     )
+    code = _first_text(data, "error_code", "errorCode")
+    if not message and isinstance(data.get("error"), str):
+        # {"error": "Request need user authorized"}: the field is the message when no other
+        # field holds one (OAuth's {"error": "invalid_grant", "error_description": …} has one).
+        message = _text(data["error"])
+    elif not code:
+        code = _text(data.get("error"))
+    code = code or f"http.{status}"
     kind = _kind_for(code, f"{message} {_text(data.get('exception'))}", status, ErrorKind.BAD_PARAMETER)
     return ApiError(
         kind, code, message or "gateway error", status, _text(data.get("request_id")) or None,

@@ -2,7 +2,8 @@
 
 Registered in ``ADDONS`` (settings.py); it does nothing unless ``ALI1688_REDIS_URL`` is set
 (Scrapy setting or environment). Then the crawl uses the scrapy-redis scheduler (our
-subclass) and its dupefilter (the only one it works with) on keys under
+subclass) and its dupefilter (or the project's ``DUPEFILTER_CLASS``, asked through its
+``request_seen``; ``SCHEDULER_QUEUE_CLASS`` sets the queue's order) on keys under
 ``ALI1688_REDIS_PREFIX``, keeps them
 when it closes (so a crawl stopped by the daily quota continues on the next run), and takes
 its jobs from Redis seeds (``ali1688spider.distributed.seeds``). The pacer and the daily
@@ -16,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 from ali1688spider.config import ConfigError, get_float
@@ -43,6 +45,62 @@ CACHE_STORAGE = "ali1688spider.gateway.redis_cache.RedisCacheStorage"
 #: Closer to the spider than StartSpiderMiddleware (25), which marks seed requests as start
 #: requests like the spider's own.
 SEEDS_MIDDLEWARE_ORDER = 30
+QUEUE_CLASS_SETTING = "SCHEDULER_QUEUE_CLASS"
+DUPEFILTER_SETTING = "DUPEFILTER_CLASS"
+REDIS_DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
+
+
+#: scrapy-redis's queue classes (and their old aliases), by the order their pops follow.
+ORDERS = {
+    "scrapy_redis.queue.PriorityQueue": "priority",
+    "scrapy_redis.queue.SpiderPriorityQueue": "priority",
+    "scrapy_redis.queue.FifoQueue": "fifo",
+    "scrapy_redis.queue.SpiderQueue": "fifo",
+    "scrapy_redis.queue.LifoQueue": "lifo",
+    "scrapy_redis.queue.SpiderStack": "lifo",
+}
+
+
+def queue_order(queue_class: Any) -> str | None:
+    """The order of scrapy-redis queue class *queue_class* (a path or the class), or None
+    for a class the leased queue cannot stand in for."""
+    if not isinstance(queue_class, str):
+        queue_class = f"{queue_class.__module__}.{queue_class.__qualname__}"
+    return ORDERS.get(queue_class)
+
+
+def check_queue_class(settings: Mapping[str, Any]) -> str:
+    """The order of the queue class the settings name (scrapy-redis's by default); ConfigError
+    (one line naming the setting) for a class the leased queue cannot stand in for."""
+    name = settings.get(QUEUE_CLASS_SETTING) or "scrapy_redis.queue.PriorityQueue"
+    order = queue_order(name)
+    if order is None:
+        raise ConfigError(
+            f"{QUEUE_CLASS_SETTING}={name!r}: distributed mode keeps its queue in Redis with leases "
+            "(ali1688spider.distributed.leases), in the order of scrapy_redis.queue.PriorityQueue, "
+            "FifoQueue or LifoQueue; name one of those, or remove the setting"
+        )
+    return order
+
+
+def check_dupefilter_class(settings: BaseSettings) -> None:
+    """ConfigError (one line naming the setting) for a ``DUPEFILTER_CLASS`` of the project's
+    that scrapy-redis cannot build for a spider (Scrapy's own keep their fingerprints in one
+    process, not in Redis for every worker)."""
+    # Below the add-on's priority the add-on's choice, scrapy-redis's own, is what will run.
+    if settings.getpriority(DUPEFILTER_SETTING) <= SETTINGS_PRIORITIES["addon"]:
+        return
+    name = settings.get(DUPEFILTER_SETTING)
+    try:
+        dupefilter = load_object(name)
+    except (ImportError, NameError, ValueError) as exc:
+        raise ConfigError(f"{DUPEFILTER_SETTING}={name!r} cannot be imported ({exc}): fix the path") from None
+    if not hasattr(dupefilter, "from_spider"):
+        raise ConfigError(
+            f"{DUPEFILTER_SETTING}={name!r}: distributed mode shares one dupefilter in Redis between "
+            f"the workers, built by scrapy-redis for each spider: name {REDIS_DUPEFILTER} or a "
+            "subclass of it (its request_seen is used), or remove the setting"
+        )
 
 
 class DistributedAddon:
@@ -57,7 +115,7 @@ class DistributedAddon:
         if settings.get("SCHEDULER") == LOCAL_SCHEDULER:
             settings.set("SCHEDULER", REDIS_SCHEDULER, priority=settings.getpriority("SCHEDULER"))
         values = {
-            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            DUPEFILTER_SETTING: REDIS_DUPEFILTER,
             "SCHEDULER_PERSIST": True,
             # A positive value makes scrapy-redis pop with a blocking BRPOP on the reactor thread.
             "SCHEDULER_IDLE_BEFORE_CLOSE": 0,
@@ -73,12 +131,15 @@ class DistributedAddon:
         )
 
 
-def check_redis(settings: Mapping[str, Any]) -> None:
-    """A distributed worker starts once its Redis answers: it waits (one warning, then
-    back-off) up to ``ALI1688_REDIS_OUTAGE_SECONDS``, then ConfigError in one line."""
+def check_redis(settings: BaseSettings) -> None:
+    """A distributed worker starts with a queue and a dupefilter class it can share, once its Redis
+    answers: it waits (one warning, then back-off) up to ``ALI1688_REDIS_OUTAGE_SECONDS``,
+    then ConfigError in one line."""
     url = redis_url(settings)
     if url is None:
         return
+    check_queue_class(settings)
+    check_dupefilter_class(settings)
     import redis
 
     limit = get_float(settings, "ALI1688_REDIS_OUTAGE_SECONDS", minimum=1)

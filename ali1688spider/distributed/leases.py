@@ -4,7 +4,11 @@ scrapy-redis's priority queue (a sorted set) and its dupefilter (a set of finger
 safe for workers that die and a Redis that restarts:
 
 - a new request's fingerprint and its queue entry are written by one script, so a Redis that
-  stops between the two never keeps a fingerprint without its request;
+  stops between the two never keeps a fingerprint without its request (with scrapy-redis's
+  own dupefilter; any other is asked through its ``request_seen``, see ``distributed.scheduler``);
+- the order is scrapy-redis's queue class's (``SCHEDULER_QUEUE_CLASS``): by priority
+  (``PriorityQueue``, the default), first in first out (``FifoQueue``) or last in first out
+  (``LifoQueue``), as scores of the one sorted set, so a lease given back keeps its place;
 - taking a request moves it, in one script, from the queue to the leases: a sorted set of
   lease ids by deadline (``…:leases``) and a hash of the requests lent (``…:leased``);
 - the worker acknowledges a lease once the request's answer and everything its callback gave
@@ -27,10 +31,19 @@ from ali1688spider.distributed.keys import lease_keys
 if TYPE_CHECKING:
     from scrapy import Request
 
-#: KEYS: queue, dupefilter. ARGV: score, encoded request, fingerprint ("" = do not filter).
+#: KEYS: queue, dupefilter, counter. ARGV: priority score, encoded request, fingerprint ("" =
+#: do not filter), order ("priority", or "fifo"/"lifo": scored by the counter, first or last out).
 PUSH = """
 if ARGV[3] ~= '' and redis.call('SADD', KEYS[2], ARGV[3]) == 0 then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local score, member = ARGV[1], ARGV[2]
+if ARGV[4] ~= 'priority' then
+  local seq = redis.call('INCR', KEYS[3])
+  score = seq
+  if ARGV[4] == 'lifo' then score = -seq end
+  -- Each entry its own member: a list-based queue keeps equal requests apart.
+  member = seq .. '|' .. member
+end
+redis.call('ZADD', KEYS[1], score, member)
 return 1
 """
 #: KEYS: queue, leases, leased, lease counter. ARGV: lease milliseconds.
@@ -83,12 +96,13 @@ return returned
 
 
 class LeasedQueue(PriorityQueue):
-    """scrapy-redis's priority queue whose pops are leases (see the module docstring)."""
+    """scrapy-redis's queue whose pops are leases (see the module docstring)."""
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None, *,
-                 dupefilter_key: str, lease_seconds: float):
+                 dupefilter_key: str, lease_seconds: float, order: str = "priority"):
         super().__init__(server, spider, key, serializer)
         self.dupefilter_key = dupefilter_key
+        self.order = order
         self.leases_key, self.leased_key, self.counter_key = lease_keys(self.key)
         self.lease_ms = max(1, round(lease_seconds * 1000))
         self._push = server.register_script(PUSH)
@@ -100,8 +114,8 @@ class LeasedQueue(PriorityQueue):
     def push_new(self, request: Request, fingerprint: str | None) -> bool:
         """Queue *request* unless its fingerprint is known (None: queue it anyway)."""
         score = -request.priority
-        added = self._push(keys=[self.key, self.dupefilter_key],
-                           args=[score, self._encode_request(request), fingerprint or ""])
+        added = self._push(keys=[self.key, self.dupefilter_key, self.counter_key],
+                           args=[score, self._encode_request(request), fingerprint or "", self.order])
         return bool(added)
 
     def take(self) -> tuple[str, Request] | None:
@@ -111,6 +125,8 @@ class LeasedQueue(PriorityQueue):
         if not taken:
             return None
         lease, data = taken
+        if self.order != "priority":
+            data = data.split(b"|", 1)[1]
         return lease.decode() if isinstance(lease, bytes) else str(lease), self._decode_request(data)
 
     def ack(self, leases: list[str]) -> int:

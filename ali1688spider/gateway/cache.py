@@ -11,7 +11,9 @@ decompression middleware, and ``ApiCachePolicy`` in ``HTTPCACHE_POLICY``:
   category tree for days, listings and details for an hour, calls whose answer depends on
   the authorizing account (own catalogue) not at all unless asked for, since the cache key
   (the request fingerprint) names no credential;
-- a cache hit is no call: it spends no budget and teaches the pacer nothing.
+- a cache hit is no call: it spends no budget and teaches the pacer nothing;
+- the policy is asked on read too: a stored entry it would refuse (an edited or older cache)
+  is never served, but dropped and fetched again.
 
 Any Scrapy cache storage works (filesystem, DBM) and ``gateway.redis_cache`` shares one
 between the workers of a distributed crawl.
@@ -19,13 +21,15 @@ between the workers of a distributed crawl.
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
-from scrapy.extensions.httpcache import DummyPolicy
+from scrapy.extensions.httpcache import DummyPolicy, FilesystemCacheStorage
 
 from ali1688spider.api.catalogue import (
     ACCOUNT_API,
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 EXPIRY_SETTING = "ALI1688_CACHE_EXPIRY"
 #: What each API's answers are, for their time in the cache; the token API (``getToken``)
@@ -165,18 +171,60 @@ class ApiCachePolicy(DummyPolicy):
 
 
 class ApiCacheMiddleware(HttpCacheMiddleware):
-    """Scrapy's cache middleware, counting ``ali1688/cache/hit``, ``…/stored`` and
-    ``…/refused/<kind>`` (answers not stored, by error kind)."""
+    """Scrapy's cache middleware, where the policy is asked on read too: an entry it would
+    not store (edited, written by an older version or another policy) is never served, but
+    dropped and fetched again. API answers are never stored nor served when they are errors,
+    whatever ``HTTPCACHE_POLICY`` says. Counts ``ali1688/cache/hit``, ``…/stored``,
+    ``…/refused/<kind>`` (answers not stored) and ``…/dropped/<kind>`` (entries not served)."""
+
+    #: One warning per crawl says that entries were dropped; the stats count them.
+    _dropped = False
 
     def process_request(self, request: Request) -> Request | Response | None:
         response = super().process_request(request)
+        cached = response if response is not None else request.meta.get("cached_response")
+        why = None if cached is None else self._refusal(cached, request)
+        if why is not None:
+            if response is not None:
+                # Scrapy counted it as a hit before the check: it is not one.
+                self.stats.inc_value("httpcache/hit", -1)
+            self._drop(request, why)
+            return None
         if response is not None and API_META_KEY in request.meta:
             self.stats.inc_value("ali1688/cache/hit")
         return response
 
     def _cache_response(self, response: Response, request: Request) -> None:
-        super()._cache_response(response, request)
-        if API_META_KEY not in request.meta:
-            return
-        why = refusal(response)
-        self.stats.inc_value("ali1688/cache/stored" if why is None else f"ali1688/cache/refused/{why}")
+        why = self._refusal(response, request)
+        if why is None:
+            self.stats.inc_value("httpcache/store")
+            self.storage.store_response(self.crawler.spider, request, response)
+        else:
+            self.stats.inc_value("httpcache/uncacheable")
+        if API_META_KEY in request.meta:
+            self.stats.inc_value("ali1688/cache/stored" if why is None else f"ali1688/cache/refused/{why}")
+
+    def _refusal(self, response: Response, request: Request) -> str | None:
+        """Why *response* must not be stored or served (an error kind, or "policy"), or None."""
+        why = refusal(response) if API_META_KEY in request.meta else None
+        if why is None and not self.policy.should_cache_response(response, request):
+            why = "policy"
+        return why
+
+    def _drop(self, request: Request, why: str) -> None:
+        request.meta.pop("cached_response", None)
+        self.stats.inc_value(f"ali1688/cache/dropped/{why}")
+        if not self._dropped:
+            logger.warning(
+                "The HTTP cache held an answer its policy refuses (%s) for %s: it is not served but "
+                "dropped and fetched again (ali1688/cache/dropped/* counts them)", why, request.url,
+            )
+        self._dropped = True
+        drop = getattr(self.storage, "drop_response", None)
+        if drop is not None:
+            drop(self.crawler.spider, request)
+        elif isinstance(self.storage, FilesystemCacheStorage):
+            # Scrapy's storages have no delete; this one keeps each entry in one directory.
+            shutil.rmtree(self.storage._get_request_path(self.crawler.spider, request), ignore_errors=True)
+        # Any other storage keeps the entry until an answer replaces it; it is checked on
+        # every read, so it is never served.

@@ -19,7 +19,9 @@ between a grant and the call's arrival), never reserved ahead: an event loop tha
 sends one call late, never a burst of overdue ones. ``RateState`` is the rule, pure and
 clock-driven; ``LocalPacer`` applies it in this process, ``gateway.redis_pacer.RedisPacer``
 in Redis for every worker of a distributed crawl. ``Admission`` is the one place that decides
-when a call goes; the handler awaits it, the middleware tells it the outcome.
+when a call goes; the handler awaits it, the middleware tells it the outcome. Once the crawl
+begins to close, or the gateway refused the last credential set, it lets no call go: the calls
+waiting for their turn go back to the queue unsent.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import math
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ali1688spider.api.errors import ErrorKind
 from ali1688spider.gateway.request import (
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from ali1688spider.gateway.quota import QuotaStop
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: The gateway counts calls per app key in a sliding window of this many seconds.
 WINDOW = 1.0
@@ -285,13 +288,15 @@ class InFlight:
 
 class Admission:
     """Decides when each call may go: after its retry time, within the daily quota of one of
-    the credential sets (round robin), at its app key's pace."""
+    the credential sets (round robin), at its app key's pace; and, once stopped (the crawl
+    closes, or the gateway refused the last credential set), that no call goes any more."""
 
     def __init__(
         self,
         credentials: tuple[Credentials, ...],
         pacer: Any,
         *,
+        requeue: Callable[[Request, str], Exception],
         quota: Any = None,
         quota_stop: QuotaStop | None = None,
         in_flight: InFlight | None = None,
@@ -299,46 +304,72 @@ class Admission:
         #: The sets in rotation: a set the gateway refused for good is left out.
         self.active = list(credentials)
         self.pacer = pacer
+        self.requeue = requeue
         self.quota = quota
         self.quota_stop = quota_stop
         self.in_flight = in_flight
+        #: Why no call may go any more, once stopped.
+        self.stopped: str | None = None
+        self._waiting: set[asyncio.Future[Any]] = set()
         self._next = 0
 
     async def admit(self, request: Request) -> Credentials:
         """The credential set *request* goes with, once it may go (it records which, and
         when it was granted, in the request's meta); raises the quota stop when every
-        set's daily quota is spent."""
+        set's daily quota is spent, and *requeue*'s exception once stopped, waiting or not."""
+        if self.stopped is not None:
+            raise self.requeue(request, self.stopped)
         not_before = request.meta.get(NOT_BEFORE_META_KEY)
         if not_before and not_before > time.time():
-            await asyncio.sleep(not_before - time.time())
-        credentials = await self._take_quota()
-        if credentials is None:
-            assert self.quota_stop is not None and self.quota is not None
-            raise self.quota_stop(request, self.quota.per_day)
-        request.meta[GRANTED_AT_META_KEY] = await self.pacer.acquire(credentials.app_key)
-        request.meta[APP_KEY_META_KEY] = credentials.app_key
-        return credentials
+            await self._unless_stopped(asyncio.sleep(not_before - time.time()), request)
+        for _ in range(len(self.active)):
+            credentials = self.active[self._next % len(self.active)]
+            self._next += 1
+            granted = await self._unless_stopped(self.pacer.acquire(credentials.app_key), request)
+            # Counted once the call goes (nothing stops it after this): a call that waited for
+            # its turn and was stopped spends no quota.
+            if self.quota is None or await self.quota.take(credentials.app_key):
+                request.meta[GRANTED_AT_META_KEY] = granted
+                request.meta[APP_KEY_META_KEY] = credentials.app_key
+                return credentials
+        assert self.quota_stop is not None and self.quota is not None
+        raise self.quota_stop(request, self.quota.per_day)
+
+    async def _unless_stopped(self, waiting: Awaitable[_T], request: Request) -> _T:
+        """What *waiting* gives, unless a stop comes first: then *requeue*'s exception."""
+        task = asyncio.ensure_future(waiting)
+        self._waiting.add(task)
+        if self.stopped is not None:
+            task.cancel()
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if self.stopped is None or not task.cancelled():
+                raise
+            raise self.requeue(request, self.stopped) from None
+        finally:
+            self._waiting.discard(task)
+
+    def stop(self, why: str) -> None:
+        """From now on no call goes: the calls waiting for their turn stop waiting, unsent."""
+        if self.stopped is None:
+            self.stopped = why
+        for waiting in self._waiting:
+            waiting.cancel()
 
     def in_rotation(self, app_key: str) -> bool:
         return any(c.app_key == app_key for c in self.active)
 
     def retire(self, app_key: str) -> Credentials | None:
         """Leave *app_key*'s set (in rotation) out, unless it is the last one; the set
-        retired, or None."""
+        retired, or None: then no call goes any more, since every one would be refused."""
         remaining = [c for c in self.active if c.app_key != app_key]
         if not remaining:
+            self.stop("the gateway refused the last credential set")
             return None
         retired = next(c for c in self.active if c.app_key == app_key)
         self.active = remaining
         return retired
-
-    async def _take_quota(self) -> Credentials | None:
-        for _ in range(len(self.active)):
-            credentials = self.active[self._next % len(self.active)]
-            self._next += 1
-            if self.quota is None or await self.quota.take(credentials.app_key):
-                return credentials
-        return None
 
     def answered(self, request: Request, error: ApiError | None) -> None:
         """What the gateway said to a call this admission let go: teaches its app key's pace."""

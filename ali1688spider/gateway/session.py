@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from ali1688spider.api.oauth import oauth_root
-from ali1688spider.closing import closing_reason
+from ali1688spider.closing import closing_reason, crawl_closing, keep_queued
 from ali1688spider.config import ConfigError, get_choice, get_float, get_int
 from ali1688spider.distributed.keys import key_prefix, redis_url
 from ali1688spider.gateway.endpoint import resolve_endpoint, sandbox_credentials
@@ -93,6 +93,7 @@ class GatewaySession:
             endpoint.credentials,
             make_pacer(settings, qps, RateReport(crawler.stats),
                        give_up=lambda: closing_reason(crawler) is not None),
+            requeue=lambda request, why: keep_queued(crawler, request, why),
             quota=make_quota(settings, redis_url(settings), key_prefix(settings)),
             quota_stop=QuotaStop(crawler),
             in_flight=InFlight(lambda: crawler.engine.downloader if crawler.engine else None),
@@ -106,6 +107,9 @@ class GatewaySession:
             stats=crawler.stats,
         )
         crawler.signals.connect(self._engine_stopped, signal=signals.engine_stopped)
+        # Calls not sent when a close begins are never sent (a wrong secret sent again and
+        # again is what gets an app key blocked): they go back to the queue.
+        crawler.signals.connect(self._closing, signal=crawl_closing)
 
     @classmethod
     def of(cls, crawler: Crawler) -> GatewaySession:
@@ -115,6 +119,9 @@ class GatewaySession:
             session = cls(crawler)
             setattr(crawler, _ATTRIBUTE, session)
         return session
+
+    def _closing(self, reason: str) -> None:
+        self.admission.stop(f"the crawl is closing: {reason}")
 
     def _spider_closed(self) -> None:
         logger.warning(SANDBOX_BANNER, self.endpoint.url)
