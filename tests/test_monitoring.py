@@ -243,3 +243,18 @@ def test_a_bad_monitor_setting_stops_the_crawl_before_it_starts(crawl, sandbox):
     assert len(error_lines) == 1
     assert "ALI1688_MONITOR_MIN_ITEM_RATIO must be a share between 0 and 1, got 1.5" in error_lines[0]
     assert "Traceback" not in result.log
+
+
+@pytest.mark.parametrize("entry", ["100", None, True, -3, [1]])
+def test_a_history_entry_without_a_count_is_skipped_with_the_reason(tmp_path, entry):
+    (tmp_path / "history.json").write_text(json.dumps({"shop": {"seller_open_id=s1": {"item_scraped_count": entry}}}))
+    results, crawler = run_suite(tmp_path, HEALTHY)
+    assert results["item_count"].status == STATUS.SKIPPED
+    assert results["item_count"].reason.startswith("the last run's entry in ALI1688_MONITOR_HISTORY holds no item count")
+    assert crawler.stats.get_value("ali1688/health/item_count") == "skip"
+    assert json.loads((tmp_path / "history.json").read_text())["shop"]["seller_open_id=s1"]["item_scraped_count"] == 95
+
+
+def test_a_directory_as_the_history_is_refused_before_any_call(tmp_path):
+    with pytest.raises(ConfigError, match="ALI1688_MONITOR_HISTORY .* is a directory: give a file path in it"):
+        health_limits({"ALI1688_MONITOR_HISTORY": str(tmp_path)})

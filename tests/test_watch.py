@@ -81,6 +81,7 @@ def test_one_crawl_watches_every_entry_with_a_report_each(sandbox, crawl, tmp_pa
         ('', "names nothing to watch"),
         ('[[shop\n', "is not valid TOML"),
         ('[[shop]]\ndetails = true\n', "[[shop]] #1: spider 'shop' needs exactly one of"),
+        ("x = " + "[" * 2000 + "]" * 2000 + "\n", "nests tables or arrays too deeply to be a watchlist"),
     ],
 )
 def test_a_wrong_watchlist_stops_before_any_call(sandbox_factory, crawl, tmp_path, text, message):
@@ -199,3 +200,11 @@ def test_a_watched_product_that_is_gone_is_removed_and_the_watch_succeeds(sandbo
     report = reports(tmp_path)["products:three"]
     assert (report["delivered"], report["gone"], report["verdict"]) == (2, 1, "complete")
     assert f"Watched product {watched[0]} no longer exists" in result.log
+
+
+def test_a_directory_as_the_watchlist_is_named_as_one(sandbox_factory, crawl, tmp_path):
+    sandbox = sandbox_factory("--qps", "0")
+    result = crawl("watch", args={"watchlist": str(tmp_path)}, env=sandbox.env(**FAST))
+    assert result.returncode == 2
+    assert f"{tmp_path} is a directory: give the path of a file in it" in result.log
+    assert "Traceback" not in result.log and sandbox.stats()["total_calls"] == 0

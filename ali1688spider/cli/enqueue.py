@@ -129,9 +129,12 @@ def _seeds(spidercls: type, args: argparse.Namespace) -> list[dict[str, str]]:
         raw = parse_pairs(args.args)
         spidercls.check_arguments(raw)
         return [raw]
+    from ali1688spider.spiders.arguments import as_existing_file
     from ali1688spider.spiders.watch import check_rules
     from ali1688spider.spiders.watchlist import load_watchlist
 
-    if not args.watchlist.is_file():
-        raise CommandError(f"--watchlist: no such file {args.watchlist}")
+    try:
+        as_existing_file(str(args.watchlist))
+    except ValueError as exc:
+        raise CommandError(f"--watchlist: {exc}") from None
     return [{"entry": entry.to_seed()} for entry in load_watchlist(args.watchlist, check_rules=check_rules)]

@@ -69,6 +69,9 @@ def health_limits(settings: Mapping[str, Any]) -> HealthLimits:
     history = get_str(settings, "ALI1688_MONITOR_HISTORY")
     if not history:
         raise ConfigError("ALI1688_MONITOR_HISTORY must be a file path")
+    if Path(history).is_dir():
+        raise ConfigError(f"ALI1688_MONITOR_HISTORY {history} is a directory: give a file path in it, "
+                          f"such as {Path(history) / 'monitor-history.json'}")
     return HealthLimits(
         max_qps_refusals=_share_setting(settings, "ALI1688_MONITOR_MAX_QPS_REFUSALS"),
         max_error_rate=_share_setting(settings, "ALI1688_MONITOR_MAX_ERROR_RATE"),
@@ -122,7 +125,10 @@ def judge_item_count(count: int, previous: Mapping[str, Any] | None, limits: Hea
     """*count* items against the last run's (*previous*: its history entry, or None)."""
     if previous is None:
         return Finding(SKIP, "no earlier run of this spider and target in ALI1688_MONITOR_HISTORY")
-    last = previous.get(ITEMS) or 0
+    last = previous.get(ITEMS)
+    if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+        return Finding(SKIP, f"the last run's entry in ALI1688_MONITOR_HISTORY holds no item count "
+                             f"({ITEMS}: {last!r}); this run's count replaces it")
     text = f"{count} items, the last run ({previous.get('recorded_at', 'unknown time')}) {last}"
     if last and count < limits.min_item_ratio * last:
         return Finding(FAIL, f"{text}: below ALI1688_MONITOR_MIN_ITEM_RATIO={limits.min_item_ratio:g} of it")

@@ -111,6 +111,8 @@ def as_datetime(text: str) -> dt.datetime:
 
 def as_existing_file(text: str) -> Path:
     path = Path(text).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory: give the path of a file in it")
     if not path.is_file():
         raise ValueError(f"no such file: {path}")
     return path

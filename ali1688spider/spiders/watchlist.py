@@ -137,6 +137,9 @@ def load_watchlist(path: Path, *, check_rules: Callable[[str], object]) -> list[
         raise WatchlistError(f"watchlist {path}: cannot read it ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise WatchlistError(f"watchlist {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise WatchlistError(f"watchlist {path} nests tables or arrays too deeply to be a watchlist: "
+                             "a watchlist holds [[shop]], [[search]] and [[products]] tables of plain values") from None
     unknown = sorted(set(data) - set(KINDS) - {"alert"})
     if unknown:
         raise WatchlistError(
