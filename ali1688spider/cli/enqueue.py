@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         spidercls = get_spider_loader(settings).load(args.spider)
     except KeyError:
         raise CommandError(f"no spider named {args.spider!r}") from None
-    if not hasattr(spidercls, "requests_for"):
+    if not getattr(spidercls, "takes_jobs", lambda: False)():
         raise CommandError(f"spider {args.spider!r} takes no seeds")
     try:
         seeds = _seeds(spidercls, args)

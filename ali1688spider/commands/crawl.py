@@ -10,6 +10,7 @@ stored, exits 1.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from scrapy.exceptions import UsageError
 
 from urllib.parse import urlsplit
 
+from ali1688spider.addon import Addon, listed_addons, uses_addon
 from ali1688spider.alerts import WEBHOOK_SETTING
 from ali1688spider.closing import FAILURE_REASONS
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_str, misspelt_settings
@@ -36,6 +38,7 @@ from ali1688spider.reporting.health import health_limits
 from ali1688spider.reporting.pipeline import report_settings
 from ali1688spider.reporting.progress import progress_interval
 from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments
+from ali1688spider.spiders.base import Ali1688Spider
 
 if TYPE_CHECKING:
     import argparse
@@ -74,24 +77,56 @@ def warn_misspelt_settings(settings: BaseSettings) -> None:
         logger.warning("Unknown setting %s is ignored: %s", name, hint)
 
 
+def settings_with_addon(settings: BaseSettings) -> BaseSettings:
+    """*settings* as the crawl will see them once the add-on has set its own (a copy); a
+    ConfigError when the add-on is listed twice or cannot take the project as it is."""
+    listed = listed_addons(settings)
+    if len(listed) > 1:
+        raise ConfigError(f"ADDONS lists the ali1688spider add-on {len(listed)} times ({', '.join(listed)}): "
+                          'keep one line, "ali1688spider.Addon": 500')
+    applied = settings.copy()
+    Addon().update_settings(applied)
+    return applied
+
+
+def check_spider_class(spidercls: type) -> None:
+    """A spider of the user's that says where its calls start (ConfigError naming the fix)."""
+    if not issubclass(spidercls, Ali1688Spider) or spidercls.makes_requests():
+        return
+    raise ConfigError(
+        f"spider {spidercls.name!r} ({spidercls.__module__}.{spidercls.__qualname__}) makes no call: "
+        "define async def start(self), start_requests(self) or requests_for(self, args)"
+    )
+
+
 class Command(ScrapyCrawlCommand):
+    """Scrapy's ``crawl``; in a project with the ali1688spider add-on, with its checks first."""
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) != 1:
+        if len(args) != 1 or not uses_addon(self.settings):
             super().run(args, opts)
             return
         assert self.crawler_process
         warn_misspelt_settings(self.settings)
         redact_every_log_record()
         try:
+            settings = settings_with_addon(self.settings)
             for check in SETTING_CHECKS:
-                check(self.settings)
-            remember_setting_secrets(self.settings)
+                check(settings)
+            remember_setting_secrets(settings)
         except ConfigError as exc:
             raise self._refuse(str(exc)) from None
+        loader = self.crawler_process.spider_loader
         try:
-            spidercls = self.crawler_process.spider_loader.load(args[0])
+            spidercls = loader.load(args[0])
         except KeyError:
-            raise self._refuse(f"no spider named {args[0]!r}") from None
+            close = difflib.get_close_matches(args[0], loader.list(), n=1)
+            hint = f": did you mean {close[0]!r}?" if close else f" (the spiders: {', '.join(sorted(loader.list()))})"
+            raise self._refuse(f"no spider named {args[0]!r}{hint}") from None
+        try:
+            check_spider_class(spidercls)
+        except ConfigError as exc:
+            raise self._refuse(str(exc)) from None
         check = getattr(spidercls, "check_arguments", None)
         # A distributed worker may start without a job of its own: it takes seeds from Redis.
         bare_worker = is_distributed(self.settings) and not has_job_arguments(opts.spargs)

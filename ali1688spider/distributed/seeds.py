@@ -64,7 +64,7 @@ class RedisSeeds:
             yield item_or_request
         spider = self.crawler.spider
         assert spider is not None
-        if not hasattr(spider, "requests_for"):
+        if not getattr(spider, "takes_jobs", lambda: False)():
             logger.info("Spider %r takes no seeds from Redis", spider.name)
             return
         self._client = redis.asyncio.Redis.from_url(self.url)

@@ -60,11 +60,36 @@ class Ali1688Spider(scrapy.Spider):
                 setattr(self, key, value)
 
     async def start(self) -> AsyncIterator[Any]:
+        """The spider's first calls: ``requests_for`` its ``-a`` job, or, in a spider that
+        defines ``start_requests`` instead, what that yields."""
+        if not self.takes_jobs():
+            for request in self.start_requests():
+                yield request
+            return
         if self.args is None and not is_distributed(self.settings):
             self.args = self.check_arguments({})  # no job: the one-line "needs -a …" error
         if self.args is not None:
             for request in self.requests_for(self.args):
                 yield request
+
+    @classmethod
+    def makes_requests(cls) -> bool:
+        """Whether the spider says where its calls start (``start``, ``start_requests`` or
+        ``requests_for`` of its own); the crawl command refuses one that does not."""
+        return any(cls._overrides(name) for name in ("start", "start_requests", "requests_for"))
+
+    @classmethod
+    def takes_jobs(cls) -> bool:
+        """Whether jobs (``-a`` arguments, Redis seeds) turn into calls: ``requests_for``."""
+        return cls._overrides("requests_for")
+
+    @classmethod
+    def _overrides(cls, name: str) -> bool:
+        return getattr(cls, name) is not getattr(Ali1688Spider, name)
+
+    def start_requests(self) -> Iterable[scrapy.Request]:
+        """Override to make a spider's first calls the way Scrapy spiders used to."""
+        return ()
 
     def requests_for(self, args: dict[str, Any]) -> Iterable[scrapy.Request]:
         """The first calls for one job given by parsed arguments *args*.
@@ -72,7 +97,7 @@ class Ali1688Spider(scrapy.Spider):
         The spider's own ``-a`` arguments are one job; in distributed mode each seed taken
         from Redis is another, parsed with ``check_arguments`` the same way.
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"spider {self.name!r} must define requests_for(self, args)")
 
     @classmethod
     def check_arguments(cls, raw: Mapping[str, Any]) -> dict[str, Any]:

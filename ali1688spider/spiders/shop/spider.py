@@ -49,6 +49,7 @@ from ali1688spider.spiders.arguments import (
     as_bool,
     as_datetime,
     as_text,
+    parse_arguments,
 )
 from ali1688spider.spiders.base import Ali1688Spider
 from ali1688spider.spiders.paging import count_doubt, page_cap, page_size_for, read_page, with_page
@@ -201,6 +202,12 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                             key, len(saved["ledger"].listed))
         async for request in super().start():
             yield request
+
+    def shop_requests(self, seller_open_id: str, *, details: bool = False) -> Iterator[Request]:
+        """The calls that list one whole shop: a job of its own, with its crawl report (for
+        spiders that name their shops themselves, several in one crawl)."""
+        raw = {"seller_open_id": seller_open_id, "details": "1" if details else "0"}
+        return self.requests_for(parse_arguments(ShopSpider.name, ShopSpider.arguments, raw))
 
     def requests_for(self, args: dict[str, Any]) -> Iterator[Request]:
         job = self.open_job(args)
@@ -485,9 +492,12 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 stats.inc_value("ali1688/shop/unchanged")
                 job.ledger.note_skipped(product_id)
                 continue
+            if not self.keep(product):
+                self.left_out(job, product_id)
+                continue
             # getList entries are the full product model already; list entries of other
             # shops lack SKUs, tiers and stock.
-            if job.args["details"] and product["skus"] is None:
+            if self.wants_detail(product, asked=bool(job.args["details"])) and product["skus"] is None:
                 if product_id in self.stored_before_crash:
                     # Listed (the report counts it); its detail is in the database already.
                     stats.inc_value("ali1688/shop/stored_before_crash")
@@ -498,6 +508,20 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 yield self.shop_detail_request(job, product)
             else:
                 yield self.finish(job, product)
+
+    def keep(self, product: dict[str, Any]) -> bool:
+        """Hook: whether a product (a normalized listing entry, then its detail) is wanted;
+        one left out counts as delivered in the crawl report. Every product by default."""
+        return True
+
+    def wants_detail(self, product: dict[str, Any], *, asked: bool) -> bool:
+        """Hook: whether a kept listing entry gets a detail call; *asked* is the job's
+        ``details=`` argument, the default answer."""
+        return asked
+
+    def left_out(self, job: ShopJob, product_id: str) -> None:
+        self.crawler.stats.inc_value("ali1688/shop/left_out")
+        job.ledger.note_skipped(product_id)
 
     @cached_property
     def stored_before_crash(self) -> frozenset[str]:
@@ -527,7 +551,11 @@ class ShopSpider(ShopResolution, Ali1688Spider):
 
     def parse_detail(self, response: Response, key: str, listing: dict[str, Any]) -> Iterator[Product]:
         job = self.answered(key, response)
-        yield self.finish(job, self.detail_product(response, listing))
+        product = self.detail_product(response, listing)
+        if self.keep(product):
+            yield self.finish(job, product)
+        else:
+            self.left_out(job, listing["product_id"])
 
     def detail_failed(self, failure: Failure) -> Iterator[Product]:
         """A product listed but gone (or failing) at detail time: emit what the list said."""
