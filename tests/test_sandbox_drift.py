@@ -15,7 +15,6 @@ from helpers import recorded_changes
 from ali1688spider.changes import KINDS
 
 START = "2026-01-01T00:00:00+08:00"
-LISTING_KINDS = {"new", "removed", "price", "title"}
 STOCK_KINDS = {"stock", "out_of_stock", "back_in_stock"}
 
 
@@ -132,3 +131,34 @@ def test_a_bad_advance_is_refused_and_the_clock_stays(sandbox, body, message):
 def test_a_bad_changes_query_says_what_is_wrong(sandbox, query, status, message):
     response = requests.get(sandbox.base_url + "/sandbox/changes?" + query, timeout=30)
     assert response.status_code == status and message in response.json()["error"]
+
+
+def crawl_twice(crawl, sandbox, tmp_path, seller: str, details: str) -> list[dict]:
+    """Crawl the shop into a new database, let two days drift by, crawl again: the changes
+    the second crawl recorded (product-level, and SKUs added or removed)."""
+    db_url = f"sqlite:///{tmp_path / f'details-{details}.db'}"
+
+    def crawl_shop() -> None:
+        done = crawl("shop", args={"seller_open_id": seller, "details": details},
+                     env=sandbox.env(ALI1688_DB_URL=db_url, ALI1688_QPS="500"))
+        assert done.returncode == 0, done.log[-3000:]
+
+    crawl_shop()
+    sandbox.post("/sandbox/advance", {"hours": 48})
+    crawl_shop()
+    return [c for c in recorded_changes(db_url)
+            if c["sku_id"] is None or c["kind"] in ("sku_added", "sku_removed")]
+
+
+def test_a_crawl_after_the_clock_moved_finds_exactly_what_the_ground_truth_says(
+        sandbox_factory, crawl, tmp_path):
+    sandbox = sandbox_factory("--qps", "0", "--shops", "300")
+    seller = sandbox.shops()[0]["seller_open_id"]
+    found = crawl_twice(crawl, sandbox, tmp_path, seller, details="1")
+    truth = by_product(changes(sandbox, START, seller))
+    assert {c["kind"] for cs in truth.values() for c in cs} >= {"new", "removed", "price", "stock"}
+    seen = by_product(found)
+    assert seen.keys() == truth.keys()
+    for pid, events in truth.items():
+        if len({c["at"] for c in events}) == 1:   # one event: nothing for the crawl to net out
+            assert sorted(c["kind"] for c in seen[pid]) == sorted(c["kind"] for c in events), pid
