@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from ali1688spider.sandbox.catalog import Catalog
+from ali1688spider.sandbox.drift import Drift
 from ali1688spider.sandbox.errors import qps_limited
 from ali1688spider.sandbox.faults import Faults, truncate
 from ali1688spider.sandbox.gateway import Call, Gateway, aop_call, top_call
@@ -33,7 +34,8 @@ class SandboxApp:
                              options.latency_ms)
         self.oauth = OAuth({a.app_key: a for a in apps}, self.tokens, self.catalog,
                            self.gateway.stats)
-        self.truth = GroundTruth(options, self.catalog, self.gateway, self.faults)
+        drift = Drift(self.catalog, sales_move_modified=options.sales_move_modified)
+        self.truth = GroundTruth(options, self.catalog, self.gateway, self.faults, drift)
 
     async def handle(self, request: Request) -> Reply:
         path = request.path

@@ -1,12 +1,14 @@
 """The deterministic synthetic catalogue: shops, their products, listing filters, and the
-changes tests make (reprice, delist, restock).
+changes tests make (reprice, delist, restock) or the drift brings (``drift.py``).
 
 Per shop only compact arrays are kept (leaf category, lowest price, dates, sales), built on
 the shop's first use; everything else about a product is computed on demand (``products``),
 so a 100,000-product shop costs a few megabytes and nothing at start. The changes add to that
-only what they touch: a set of delisted positions and a dict of restocked ones. Offer ids are
-a seeded affine permutation of a running product number: they look random, are unique across
-shops and map back in O(1).
+only what they touch: a set of delisted positions and dicts of restocked, retitled and trimmed
+ones. Offer ids are a seeded affine permutation of a running product number: they look random,
+are unique across shops and map back in O(1). Products published after the start take the
+running numbers past the last shop's, in the order they appear, and the positions past the
+shop's initial size.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ali1688spider.sandbox.products import (
     Scramble,
     image_path,
     offer_hash,
-    restocked,
+    edited,
     title_of,
 )
 from ali1688spider.sandbox.timefmt import CHINA
@@ -48,6 +50,8 @@ from ali1688spider.sandbox.words import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
+
+    from ali1688spider.sandbox.words import Word
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +78,11 @@ class ShopData:
     by_leaf: dict[int, array]
     titles: list[str] | None = None   # lower-cased, built on the first keyword filter
     delisted: set[int] = field(default_factory=set)      # positions taken off the shop (delist)
-    stock: dict[int, int] = field(default_factory=dict)  # position -> stock of each SKU (restock)
+    # position -> stock of each SKU slot, or of the product without SKUs (restock, sales)
+    stock: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    retitled: dict[int, int] = field(default_factory=dict)           # position -> title variant
+    skus_removed: dict[int, frozenset[int]] = field(default_factory=dict)  # position -> SKU slots
+    born: list[int] = field(default_factory=list)  # running numbers of products published later
 
 
 @dataclass
@@ -133,6 +141,7 @@ class Catalog:
         self.total = key_base
         self.by_open_id = {s.seller_open_id: s for s in self.shops}
         self.owner = min(self.shops, key=lambda s: (abs(s.size - OWNER_SHOP_SIZE), s.index))
+        self.born: dict[int, tuple[Shop, int]] = {}   # running number -> shop, position
         self._filters: OrderedDict[tuple, array] = OrderedDict()
         self._offers: OrderedDict[int, Offer] = OrderedDict()
 
@@ -201,15 +210,18 @@ class Catalog:
         A shop that never had a product delisted is not even generated for this.
         """
         if positions is None:
-            positions = range(shop.size)
+            positions = range(self.size(shop))
         delisted = shop.data.delisted if shop.data is not None else None
         if not delisted:
             return positions
         return [i for i in positions if i not in delisted]
 
+    def size(self, shop: Shop) -> int:
+        """How many products *shop* ever had (listed or not), published ones included."""
+        return shop.size + (len(shop.data.born) if shop.data is not None else 0)
+
     def shop_ids(self, shop: Shop) -> list[str]:
-        forward = self.offer_ids.forward
-        return [str(OFFER_BASE + forward(shop.key_base + i)) for i in self.listed(shop)]
+        return [str(self.offer_id(shop, i)) for i in self.listed(shop)]
 
     def shop_categories(self, shop: Shop) -> list[int]:
         """The leaf categories *shop* has listed products in."""
@@ -221,8 +233,14 @@ class Catalog:
 
     # -- products --------------------------------------------------------------------------
 
+    def key(self, shop: Shop, index: int) -> int:
+        """The running product number of *shop*'s product at *index*."""
+        if index < shop.size:
+            return shop.key_base + index
+        return self.shop_data(shop).born[index - shop.size]
+
     def offer_id(self, shop: Shop, index: int) -> int:
-        return OFFER_BASE + self.offer_ids.forward(shop.key_base + index)
+        return OFFER_BASE + self.offer_ids.forward(self.key(shop, index))
 
     def locate(self, offer_id: int) -> tuple[Shop, int] | None:
         """The shop and position of *offer_id*, or None when no such product exists (never
@@ -230,7 +248,7 @@ class Catalog:
         if not OFFER_BASE <= offer_id < OFFER_BASE + OFFER_RANGE:
             return None
         key = self.offer_ids.backward(offer_id - OFFER_BASE)
-        if key >= self.total:
+        if key >= self.total + len(self.born):
             return None
         shop, index = self.locate_key(key)
         if shop.data is not None and index in shop.data.delisted:
@@ -238,6 +256,8 @@ class Catalog:
         return shop, index
 
     def locate_key(self, key: int) -> tuple[Shop, int]:
+        if key >= self.total:
+            return self.born[key]
         shop = self.shops[bisect_right(self.key_bases, key) - 1]
         return shop, key - shop.key_base
 
@@ -250,9 +270,10 @@ class Catalog:
         return Brief(
             shop=shop,
             index=index,
+            key=self.key(shop, index),
             offer_id=offer_id,
             leaf=leaf,
-            title=title_of(bits, leaf),
+            title=self.title(shop, index),
             image=image_path(bits >> 16, shop.user_id),
             moq=MOQS[(bits >> 160) % len(MOQS)],
             unit=units[(bits >> 168) % len(units)],
@@ -263,21 +284,31 @@ class Catalog:
             repurchase=data.repurchase[index],
         )
 
+    def title(self, shop: Shop, index: int) -> Word:
+        """The product's title; a retitled one's words move on by its variant number."""
+        data = self.shop_data(shop)
+        bits = offer_hash(self.seed, self.offer_id(shop, index)) + data.retitled.get(index, 0)
+        return title_of(bits, self.tree.leaves[data.leaf[index]])
+
     def offer(self, shop: Shop, index: int) -> Offer:
         """The full product (cached; the cache is cleared when products change)."""
-        key = shop.key_base + index
+        key = self.key(shop, index)
         cached = self._offers.get(key)
         if cached is not None:
             self._offers.move_to_end(key)
             return cached
-        offer = self.products.build(self.brief(shop, index))
-        stock = self.shop_data(shop).stock.get(index)
-        if stock is not None:
-            offer = restocked(offer, stock)
+        data = self.shop_data(shop)
+        offer = self.base_offer(shop, index)
+        if index in data.stock or index in data.skus_removed:
+            offer = edited(offer, data.stock.get(index), data.skus_removed.get(index, frozenset()))
         self._offers[key] = offer
         if len(self._offers) > OFFER_CACHE_SIZE:
             self._offers.popitem(last=False)
         return offer
+
+    def base_offer(self, shop: Shop, index: int) -> Offer:
+        """The product as its hash makes it, before any stock or SKU edit."""
+        return self.products.build(self.brief(shop, index))
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -334,7 +365,7 @@ class Catalog:
         values: list[int] = []
         for shop in self.shops:
             matched = self.shop_list(shop, unsorted)
-            keys.extend(shop.key_base + i for i in matched)
+            keys.extend(self.key(shop, i) for i in matched)
             if flt.sort is not None:
                 column = self._sort_values(self.shop_data(shop), flt.sort[0])
                 values.extend(column[i] for i in matched)
@@ -355,41 +386,35 @@ class Catalog:
     def _titles(self, shop: Shop) -> list[str]:
         data = self.shop_data(shop)
         if data.titles is None:
-            leaves, seed = self.tree.leaves, self.seed
-            data.titles = [
-                title_of(offer_hash(seed, self.offer_id(shop, i)), leaves[g]).zh.lower()
-                for i, g in enumerate(data.leaf)
-            ]
+            data.titles = [self.title(shop, i).zh.lower() for i in range(len(data.leaf))]
         return data.titles
 
     # -- changes ---------------------------------------------------------------------------
 
     def reprice(self, fraction: float, seed: int, shop: Shop | None, now: int) -> list[str]:
         """Change the lowest price of *fraction* of the products and bump their modify time."""
-        def reprice(data: ShopData, i: int, rnd: random.Random) -> None:
-            old = data.price[i]
-            new = min(MAX_PRICE, max(MIN_PRICE, round(old * rnd.uniform(0.8, 1.25))))
-            data.price[i] = new if new != old else (old + 1 if old < MAX_PRICE else old - 1)
-            _touch(data, i, now)
+        def reprice(_: Shop, data: ShopData, i: int, rnd: random.Random) -> None:
+            set_new_price(data, i, rnd)
+            touch(data, i, now)
 
         return self._change("reprice", fraction, seed, shop, reprice)
 
     def delist(self, fraction: float, seed: int, shop: Shop | None) -> list[str]:
         """Take *fraction* of the products off their shop: gone from every listing and count,
         and their details answer as a missing product's do."""
-        return self._change("delist", fraction, seed, shop, lambda data, i, _: data.delisted.add(i))
+        return self._change("delist", fraction, seed, shop, lambda _, data, i, __: data.delisted.add(i))
 
     def restock(self, fraction: float, seed: int, shop: Shop | None, now: int, stock: int) -> list[str]:
         """Set the stock of every SKU of *fraction* of the products to *stock* (a product
         without SKUs: its own stock) and bump their modify time."""
-        def restock(data: ShopData, i: int, _: random.Random) -> None:
-            data.stock[i] = stock
-            _touch(data, i, now)
+        def restock(shop: Shop, data: ShopData, i: int, _: random.Random) -> None:
+            data.stock[i] = (stock,) * max(1, len(self.base_offer(shop, i).skus))
+            touch(data, i, now)
 
         return self._change("restock", fraction, seed, shop, restock)
 
     def _change(self, kind: str, fraction: float, seed: int, shop: Shop | None,
-                change: Callable[[ShopData, int, random.Random], None]) -> list[str]:
+                change: Callable[[Shop, ShopData, int, random.Random], None]) -> list[str]:
         """Apply *change* to *fraction* of the listed products of *shop* (else of every shop),
         drawn by *seed* (the same seed on the same catalogue draws the same products); returns
         their ids, shop by shop, in position order."""
@@ -399,13 +424,45 @@ class Catalog:
             data = self.shop_data(target)
             listed = self.listed(target)
             for i in sorted(rnd.sample(listed, round(len(listed) * fraction))):
-                change(data, i, rnd)
+                change(target, data, i, rnd)
                 changed.append(str(self.offer_id(target, i)))
-        self._filters.clear()
-        self._offers.clear()
+        self.changed()
         return changed
 
+    def changed(self) -> None:
+        """Forget every listing and product computed so far: products changed."""
+        self._filters.clear()
+        self._offers.clear()
 
-def _touch(data: ShopData, index: int, now: int) -> None:
+    def publish(self, shop: Shop, rnd: random.Random, now: int) -> int:
+        """A new product of *shop*, published *now*: its position. It takes the next running
+        number, and its category and price are drawn as the shop's first products' were."""
+        data = self.shop_data(shop)
+        index = self.size(shop)
+        key = self.total + len(self.born)
+        self.born[key] = (shop, index)
+        data.born.append(key)
+        g = rnd.choices(shop.leaf_ids, cum_weights=shop.cum_weights)[0]
+        data.leaf.append(g)
+        data.by_leaf.setdefault(g, array("l")).append(index)
+        data.price.append(min(MAX_PRICE, max(MIN_PRICE, round(
+            math.exp(self.leaf_log_price[g] + rnd.gauss(0.0, 0.9))))))
+        data.created.append(now)
+        data.modified.append(now)
+        data.month_sold.append(0)
+        data.repurchase.append(0)
+        if data.titles is not None:
+            data.titles.append(self.title(shop, index).zh.lower())
+        return index
+
+
+def set_new_price(data: ShopData, index: int, rnd: random.Random) -> None:
+    """Move the lowest price of the product at *index* by -20 … +25 %, never to the same."""
+    old = data.price[index]
+    new = min(MAX_PRICE, max(MIN_PRICE, round(old * rnd.uniform(0.8, 1.25))))
+    data.price[index] = new if new != old else (old + 1 if old < MAX_PRICE else old - 1)
+
+
+def touch(data: ShopData, index: int, now: int) -> None:
     """A changed product's modification time moves forward, even within one second."""
     data.modified[index] = max(now, data.modified[index] + 1)

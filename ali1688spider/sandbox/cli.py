@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         % ",".join(map(str, defaults.shops)))
     add("--apps", type=int, default=1, help="number of sandbox apps (credential sets)")
     add("--quiet", action="store_true", help="no banner, warnings only")
+    add("--sales-move-modified", action="store_true",
+        help="sales in the drifting catalogue move the product's modifyDate (default: only "
+             "seller edits do)")
 
 
 def options_from_args(args: argparse.Namespace) -> SandboxOptions:
@@ -76,6 +79,7 @@ def options_from_args(args: argparse.Namespace) -> SandboxOptions:
         latency_ms=args.latency_ms, fail_5xx=args.fail_5xx, fail_qps=args.fail_qps,
         fail_truncate=args.fail_truncate, fail_drop=args.fail_drop, token_ttl=args.token_ttl,
         deny_api=tuple(args.deny_api), shops=tuple(args.shops), apps=args.apps, quiet=args.quiet,
+        sales_move_modified=args.sales_move_modified,
     )
 
 

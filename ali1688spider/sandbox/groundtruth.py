@@ -5,16 +5,20 @@ They are never rate limited, faulted or counted in the stats.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import parse_qs
 
+from ali1688spider.sandbox.changelog import entry
 from ali1688spider.sandbox.messages import BadRequest, json_reply
 from ali1688spider.sandbox.timefmt import CHINA
 from ali1688spider.sandbox.views import detail_url, price_text
 
 if TYPE_CHECKING:
     from ali1688spider.sandbox.catalog import Catalog, Shop
+    from ali1688spider.sandbox.drift import Drift
     from ali1688spider.sandbox.faults import Faults
     from ali1688spider.sandbox.gateway import Gateway
     from ali1688spider.sandbox.messages import Reply, Request
@@ -27,6 +31,8 @@ REPRICE_FRACTION = 0.05
 DELIST_FRACTION = RESTOCK_FRACTION = 0.02
 #: ``amountOnSale`` is a Java Integer in the APIs (reference §6.4).
 MAX_STOCK = 2**31 - 1
+#: The longest one advance may move the clock: ten years of drift is more than any benchmark.
+MAX_HOURS = 10 * 365 * 24
 
 
 class Share(NamedTuple):
@@ -42,8 +48,10 @@ def iso(epoch: int) -> str:
 
 
 class GroundTruth:
-    def __init__(self, options: SandboxOptions, catalog: Catalog, gateway: Gateway, faults: Faults):
+    def __init__(self, options: SandboxOptions, catalog: Catalog, gateway: Gateway, faults: Faults,
+                 drift: Drift):
         self.options, self.catalog, self.gateway, self.faults = options, catalog, gateway, faults
+        self.drift = drift
 
     def handle(self, request: Request) -> Reply:
         parts = request.path.strip("/").split("/")[1:]
@@ -71,6 +79,10 @@ class GroundTruth:
                     return json_reply(self.delist(_body(request)))
                 case ("POST", "restock"):
                     return json_reply(self.restock(_body(request)))
+                case ("POST", "advance"):
+                    return json_reply(self.advance(_body(request)))
+                case ("GET", "changes"):
+                    return json_reply(self.changes(request.query))
                 case ("POST", "expire-tokens"):
                     return json_reply({"expired": self.gateway.tokens.expire_all(time.time())})
                 case ("POST", "faults"):
@@ -151,6 +163,40 @@ class GroundTruth:
         stock = _integer(payload, "stock", minimum=0, maximum=MAX_STOCK)
         shop, fraction, seed = self.share(payload, RESTOCK_FRACTION, also=("stock",))
         return {"changed": self.catalog.restock(fraction, seed, shop, int(time.time()), stock)}
+
+    def advance(self, payload: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(payload) - {"hours"})
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}; known: hours")
+        hours = payload.get("hours")
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) \
+                or not math.isfinite(hours) or not 0 <= hours <= MAX_HOURS:
+            raise BadRequest(f"hours must be a number from 0 to {MAX_HOURS}, got {hours!r}")
+        made = self.drift.advance(round(hours * 3600))
+        return {"now": iso(self.drift.now), "changes": made}
+
+    def changes(self, query: str) -> list[dict[str, Any]]:
+        try:
+            params = parse_qs(query, strict_parsing=bool(query), errors="strict")
+        except ValueError:
+            raise BadRequest(f"cannot read the query {query!r}") from None
+        unknown = sorted(set(params) - {"since", "seller_open_id"})
+        if unknown or any(len(v) > 1 for v in params.values()):
+            raise BadRequest("the query takes since=ISO (once) and seller_open_id=ID (once)")
+        since = params.get("since", [None])[0]
+        if since is None:
+            raise BadRequest("since=ISO is required, e.g. since=2026-01-01T00:00:00+08:00")
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            raise BadRequest(f"since must be an ISO 8601 time, got {since!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=CHINA)   # the catalogue's own zone
+        open_id = params.get("seller_open_id", [None])[0]
+        if open_id is not None:
+            self._shop(open_id)
+        found = self.drift.log.since(math.floor(moment.timestamp()), open_id)
+        return [entry(c, iso(c.at)) for c in found]
 
     def share(self, payload: dict[str, Any], fraction: float, *, also: tuple[str, ...] = ()) -> Share:
         """The fields of a change endpoint's body that every one of them takes (*also*: the

@@ -65,6 +65,8 @@ class SandboxOptions:
     shops: tuple[int, ...] = DEFAULT_SHOPS
     apps: int = 1
     quiet: bool = False
+    # The reference does not say whether a sale moves modifyDate: the one switch for it.
+    sales_move_modified: bool = False
 
     def __post_init__(self) -> None:
         for name in FAULT_NAMES:

@@ -3,7 +3,7 @@
 A product's fields beyond its shop's arrays (title, images, SKUs, tiers, MOQ …) are derived
 from a hash of (seed, offer id), so they cost nothing until asked for and only change with
 the product's lowest price (``/sandbox/reprice``), from which every price is derived, and
-with a stock set by ``/sandbox/restock`` (``restocked``).
+with the stock and SKU edits of ``/sandbox/restock`` and the drift (``edited``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Brief(NamedTuple):
 
     shop: Shop
     index: int
+    key: int               # running product number (catalog.py)
     offer_id: int
     leaf: Category
     title: Word
@@ -131,12 +132,17 @@ def image_path(bits: int, user_id: str) -> str:
     return f"img/ibank/O1CN01{token(bits, 22)}_!!{user_id}-0-cib.jpg"
 
 
-def restocked(offer: Offer, stock: int) -> Offer:
-    """*offer* with every SKU's stock set to *stock*. The product's stock is the sum of its
-    SKUs' (as the crawler's normalizer computes it), so *stock* times the number of SKUs, or
-    *stock* itself for a product without SKUs."""
-    skus = tuple(replace(sku, stock=stock) for sku in offer.skus)
-    return replace(offer, skus=skus, stock=stock * len(skus) if skus else stock)
+def edited(offer: Offer, stocks: tuple[int, ...] | None, removed: frozenset[int]) -> Offer:
+    """*offer* with the stock of each SKU slot (of the product, for one without SKUs) set from
+    *stocks* (None: as built) and the SKU slots *removed* taken off. The product's stock is the
+    sum of its SKUs' (as the crawler's normalizer computes it)."""
+    if not offer.skus:
+        return offer if stocks is None else replace(offer, stock=stocks[0])
+    skus = tuple(
+        sku if stocks is None else replace(sku, stock=stocks[slot])
+        for slot, sku in enumerate(offer.skus) if slot not in removed
+    )
+    return replace(offer, skus=skus, stock=sum(sku.stock for sku in skus))
 
 
 class ProductFactory:
@@ -208,7 +214,7 @@ class ProductFactory:
         if len(dimensions) > 1 and rnd.random() < 0.6:
             second = rnd.sample(dimensions[1].values, rnd.randrange(1, 3))
             combos = [c + ((dimensions[1], v),) for c in combos for v in second]
-        key = brief.shop.key_base + brief.index
+        key = brief.key
         skus = []
         for j, attributes in enumerate(combos[:6]):
             sku_id = SKU_BASE + self.sku_ids.forward(key * SKUS_PER_OFFER + j)
