@@ -352,3 +352,5 @@ def test_a_shop_that_does_not_exist_is_one_line_and_unresolved(sandbox, crawl):
     problems = [line for line in problems if "SANDBOX" not in line]
     assert len(problems) == 1, problems
     assert "seller_open_id" in problems[0] and "offer=" in problems[0]
+    assert "0 products delivered (the platform gave no total)" in result.log
+    assert "None" not in result.log.split("Crawl report of", 1)[1].splitlines()[0]
