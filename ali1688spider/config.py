@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,186 +31,203 @@ class Setting:
     #: What it means, in reStructuredText (the reference renders it; ``ALI1688_*`` names in
     #: double backquotes become links).
     doc: str
+    #: The heading the settings reference files it under.
+    topic: str = ""
+
+
+def topic(title: str, *settings: Setting) -> tuple[Setting, ...]:
+    """*settings* filed under the reference's heading *title*."""
+    return tuple(replace(setting, topic=title) for setting in settings)
 
 
 SETTINGS: tuple[Setting, ...] = (
-    # Credentials and the gateway
-    Setting("ALI1688_APP_KEY", None,
-            "The app key of your 1688 application. Unset (and no ``ALI1688_CREDENTIALS``): "
-            "calls go to a sandbox gateway, see ``ALI1688_SANDBOX``."),
-    Setting("ALI1688_APP_SECRET", None,
-            "The app secret every call is signed with. The ``ali1688`` commands read it from "
-            "here or the environment only, never from a flag (flags end up in shell history)."),
-    Setting("ALI1688_ACCESS_TOKEN", None,
-            "The OAuth access token calls are made with; tokens in ``ALI1688_TOKEN_STORE`` win "
-            "over it. An expired token is refreshed once, then the call is retried."),
-    Setting("ALI1688_REFRESH_TOKEN", None,
-            "The OAuth refresh token that gets a new access token when the gateway refuses the "
-            "current one or it is about to expire."),
-    Setting("ALI1688_CREDENTIALS", None,
-            "Several credential sets: a JSON list of objects with ``app_key``, ``app_secret``, "
-            "``access_token`` and ``refresh_token``, or the path of a JSON file holding that "
-            "list. Calls go round robin over them (and ``ALI1688_APP_KEY``, if set too), each "
-            "within its own ``ALI1688_QPS`` and ``ALI1688_DAILY_QUOTA``."),
-    Setting("ALI1688_GATEWAY_URL", DEFAULT_GATEWAY_URL,
-            "Where calls go. With no credentials set, any other URL than 1688's names a "
-            "running ``ali1688 sandbox``, called with its public credentials."),
-    Setting("ALI1688_SANDBOX", "auto",
-            "``auto``: the embedded sandbox gateway (synthetic data) when no app key is set; "
-            "``on``: always the embedded sandbox; ``off``: never a sandbox, so credentials "
-            "must be set."),
-    Setting("ALI1688_PROTOCOL", "aop",
-            "``aop`` (param2 URLs, HMAC-SHA1 signatures) or ``top`` (router/rest, signed as "
-            "``ALI1688_TOP_SIGN_METHOD`` says)."),
-    Setting("ALI1688_TOP_SIGN_METHOD", "hmac-sha256",
-            "How ``top`` calls are signed: ``md5``, ``hmac`` or ``hmac-sha256``."),
-    Setting("ALI1688_COUNTRY", "en",
-            "The language code the cross-border APIs require (their ``country`` parameter)."),
-    Setting("ALI1688_REDIRECT_URI", None,
-            "The redirect URI registered for the app: the default of ``ali1688 auth``'s "
-            "``--redirect-uri``."),
-    # Tokens
-    Setting("ALI1688_TOKEN_STORE", None,
-            "Where tokens are kept, per app key: a JSON file (replaced atomically) or a "
-            "``redis://`` URL; unset with ``ALI1688_REDIS_URL`` set, tokens live in that Redis. "
-            "Crawls start from the stored tokens and write every refreshed token back."),
-    Setting("ALI1688_TOKEN_STORE_MODE", "0600",
-            "File mode (octal) a token store file is written with; a file other users may "
-            "read is reported."),
-    Setting("ALI1688_TOKEN_REFRESH_MARGIN", 300.0,
-            "Seconds before the access token expires at which it is refreshed."),
-    # Pacing, budgets and retries
-    Setting("ALI1688_QPS", 10.0,
-            "The most calls per second per app key, counted across all workers of a "
-            "distributed crawl: a ceiling, below which the pacer learns the gateway's real "
-            "limit."),
-    Setting("ALI1688_DAILY_QUOTA", 0,
-            "Calls per app key per China day (0: no quota); counted in Redis in distributed "
-            "mode, else in the process. Once spent the crawl closes with "
-            "``ali1688_quota_exhausted``."),
-    Setting("ALI1688_MAX_REQUESTS", 0,
-            "The crawl's call budget (0: none); once spent the crawl closes with "
-            "``ali1688_budget_spent``."),
-    Setting("ALI1688_RETRY_TIMES", 8,
-            "Retries of a call after server errors, broken answers and network errors."),
-    Setting("ALI1688_QPS_RETRY_TIMES", 20,
-            "Retries of a call after QPS-limit answers (the pacer decides when each goes)."),
-    Setting("ALI1688_BACKOFF_BASE", 0.5,
-            "Seconds of the first back-off before a retry; it grows exponentially, with "
-            "jitter."),
-    Setting("ALI1688_BACKOFF_MAX", 30.0, "The longest back-off before a retry, in seconds."),
-    # Listings
-    Setting("ALI1688_PAGE_SIZE", 0,
-            "Entries per listing page; 0: the API's maximum (getList 30), else 50."),
-    Setting("ALI1688_MAX_PAGES", 50,
-            "Pages a listing serves at most (50 in the field, undocumented): the shop spider "
-            "keeps every slice within it, and a search reads no more pages."),
-    Setting("ALI1688_SPLIT_ORDER", None,
-            "Preferred dimensions to split an oversized shop listing by, among ``category``, "
-            "``price`` and ``time`` (e.g. ``category``: the category tree first); the API's "
-            "other dimensions follow, the ones it cannot filter by are skipped. Unset: price, "
-            "then category for the seller listing; modification day, then category for "
-            "getList."),
-    Setting("ALI1688_STATE_FILE", "state/ali1688-sync.json",
-            "The high-water marks of complete shop crawls, for ``-a incremental=1``."),
-    # Reports and stats
-    Setting("ALI1688_COMPLETENESS_MIN", 0.97,
-            "Below this share of the platform's total a shop crawl closes with "
-            "``ali1688_incomplete``."),
-    Setting("ALI1688_REPORT_FILE", "reports/%(spider)s-%(time)s.json",
-            "Where each shop's crawl report goes; ``%(target)s`` is the shop. Several shops "
-            "without it: one file each, suffixed."),
-    Setting("ALI1688_PROGRESS_INTERVAL", 10.0, "Seconds between progress lines; 0: none."),
-    Setting("ALI1688_STATS_FILE", None,
-            "Write the crawl's final stats as JSON there (for monitors and tests)."),
-    # Validation and the database
-    Setting("ALI1688_VALIDATION", "drop",
-            "``drop`` invalid products, or ``flag`` them: kept in the feed with a warning, "
-            "never stored."),
-    Setting(DB_URL_SETTING, None,
-            "The database products and categories are stored in: ``sqlite:///PATH`` or "
-            "``postgresql+psycopg://…`` (plain ``postgresql://`` uses psycopg 3). Unset: "
-            "nothing is stored."),
-    Setting("ALI1688_DB_BATCH_SIZE", 500,
-            "Items per transaction; items reach the feed once their transaction committed."),
-    Setting("ALI1688_DB_FLUSH_SECONDS", 1.0,
-            "Commit what arrived within this many seconds even if the batch is not full."),
-    Setting("ALI1688_DB_CHANGES", "on",
-            "``on``: each batch also records what changed about its products (the change feed, "
-            "``product_changes``); ``off``: products and price history only."),
-    Setting("ALI1688_REMOVAL_PROOF", "detail",
-            "What proves that a stored product absent from a complete listing of its shop (a "
-            "suspect) is gone. ``detail``: one detail call per suspect at the end of the crawl; "
-            "it is removed when the API answers that it does not exist, and also when the next "
-            "complete listing still lacks it. ``listings``: no call; removed only when two "
-            "consecutive complete listings lack it."),
-    Setting("ALI1688_REMOVAL_MAX_SHARE", 0.2,
-            "When more than this share of a shop's stored products is missing from its listing, "
-            "the listing is suspect itself: nothing is removed and one warning says so."),
-    # Distributed mode
-    Setting("ALI1688_REDIS_URL", None,
-            "``redis://…``: distributed mode. The request queue and dupefilter, the pace, the "
-            "daily quota and the tokens are shared in that Redis."),
-    Setting("ALI1688_REDIS_PREFIX", "ali1688",
-            "Prefix of every Redis key: ``{prefix}:{spider}:seeds``, ``:requests`` (and its "
-            "``:leases``), "
-            "``:dupefilter``, ``{prefix}:rate:{app key}``, ``{prefix}:quota:{app key}:{day}``, "
-            "``{prefix}:tokens:{app key}``, ``{prefix}:httpcache:{spider}:{fingerprint}``."),
-    Setting("ALI1688_REDIS_IDLE_TIMEOUT", 30.0,
-            "Seconds a worker waits with no job, no queued request and no call in flight "
-            "before it stops (0: it never stops)."),
-    Setting("ALI1688_REDIS_LEASE_SECONDS", 60.0,
-            "A request a worker takes from the shared queue is leased to it for this long, "
-            "renewed while the worker lives; the lease of a worker that died returns the "
-            "request to the queue after at most this many seconds."),
-    Setting("ALI1688_REDIS_OUTAGE_SECONDS", 300.0,
-            "How long a worker waits for an unreachable Redis (holding new requests, "
-            "pausing calls) before it closes with ``ali1688_redis_unavailable``."),
-    # The HTTP cache
-    Setting("ALI1688_CACHE_EXPIRY", None,
-            "With Scrapy's ``HTTPCACHE_ENABLED`` on: how long each kind of answer is served "
-            "from the cache, as ``kind=duration`` pairs (``details=2h,listings=30m``; "
-            "durations in seconds or with ``s``, ``m``, ``h``, ``d``; ``0``: not cached) over "
-            "the defaults ``categories=3d,details=1h,listings=1h,own=0``. ``own`` is the "
-            "authorizing seller's own catalogue and account, whose answers depend on the "
-            "token, which no cache key names."),
-    # Alerts on the change feed
-    Setting("ALI1688_ALERT_RULES", None,
-            "Which recorded changes are alerts: a comma list of ``price_drop:PCT`` (a price "
-            "change whose lowest price fell by PCT percent or more), ``price_rise:PCT``, "
-            "``out_of_stock``, ``back_in_stock`` (SKU-level ones too), ``removed`` and ``new``; "
-            "e.g. ``price_drop:5,out_of_stock``. A spider's ``alert_rules`` (target key -> "
-            "rules) replace them for its targets. The matches are summed up in one line at "
-            "the end, and posted to ``ALI1688_ALERT_WEBHOOK`` when set."),
-    Setting("ALI1688_ALERT_WEBHOOK", None,
-            "An ``http://`` or ``https://`` URL that gets, at the end of a crawl, one JSON POST "
-            "per target with matching changes: ``{\"spider\", \"target\", \"run_id\", "
-            "\"changes\": [...]}``. Retried on network errors, timeouts, 5xx and 429 answers "
-            "(4 attempts); a failed delivery is logged and counted, and never fails the crawl. "
-            "Logs show only its scheme, host and port."),
-    Setting("ALI1688_ALERT_BACKOFF", 1.0,
-            "Seconds before the first retry of a webhook POST; each later retry waits twice "
-            "as long (1, 2, 4 s)."),
-    Setting("ALI1688_ALERT_TIMEOUT", 10.0,
-            "Seconds one attempt of a webhook POST may take in all: connecting, sending and "
-            "reading the answer (of which a few KB are read). A receiver still answering then "
-            "is cut off and the attempt counts as failed."),
-    # Crawl-health monitors (Spidermon, the ``monitoring`` extra)
-    Setting("ALI1688_MONITOR_MAX_QPS_REFUSALS", 0.2,
-            "The crawl-health monitors fail when more than this share of the calls was "
-            "refused for rate (``ali1688/errors/qps_limit`` over ``ali1688/calls``)."),
-    Setting("ALI1688_MONITOR_MAX_ERROR_RATE", 0.1,
-            "The crawl-health monitors fail when more than this share of the calls failed: "
-            "error answers other than QPS refusals and not-found, plus network errors."),
-    Setting("ALI1688_MONITOR_ACCEPT_PARTIAL", False,
-            "Whether the completeness monitor accepts a ``partial`` crawl report verdict; "
-            "otherwise only ``complete`` passes."),
-    Setting("ALI1688_MONITOR_HISTORY", "reports/monitor-history.json",
-            "The JSON file where the item-count monitor keeps each (spider, target)'s item "
-            "count of its last run (replaced atomically)."),
-    Setting("ALI1688_MONITOR_MIN_ITEM_RATIO", 0.9,
-            "The item-count monitor fails when a crawl delivered fewer items than this share "
-            "of the last run of the same spider and target."),
+    *topic("Credentials and the gateway",
+        Setting("ALI1688_APP_KEY", None,
+                "The app key of your 1688 application. Unset (and no ``ALI1688_CREDENTIALS``): "
+                "calls go to a sandbox gateway, see ``ALI1688_SANDBOX``."),
+        Setting("ALI1688_APP_SECRET", None,
+                "The app secret every call is signed with. The ``ali1688`` commands read it from "
+                "here or the environment only, never from a flag (flags end up in shell history)."),
+        Setting("ALI1688_ACCESS_TOKEN", None,
+                "The OAuth access token calls are made with; tokens in ``ALI1688_TOKEN_STORE`` win "
+                "over it. An expired token is refreshed once, then the call is retried."),
+        Setting("ALI1688_REFRESH_TOKEN", None,
+                "The OAuth refresh token that gets a new access token when the gateway refuses the "
+                "current one or it is about to expire."),
+        Setting("ALI1688_CREDENTIALS", None,
+                "Several credential sets: a JSON list of objects with ``app_key``, ``app_secret``, "
+                "``access_token`` and ``refresh_token``, or the path of a JSON file holding that "
+                "list. Calls go round robin over them (and ``ALI1688_APP_KEY``, if set too), each "
+                "within its own ``ALI1688_QPS`` and ``ALI1688_DAILY_QUOTA``."),
+        Setting("ALI1688_GATEWAY_URL", DEFAULT_GATEWAY_URL,
+                "Where calls go. With no credentials set, any other URL than 1688's names a "
+                "running ``ali1688 sandbox``, called with its public credentials."),
+        Setting("ALI1688_SANDBOX", "auto",
+                "``auto``: the embedded sandbox gateway (synthetic data) when no app key is set; "
+                "``on``: always the embedded sandbox; ``off``: never a sandbox, so credentials "
+                "must be set."),
+        Setting("ALI1688_PROTOCOL", "aop",
+                "``aop`` (param2 URLs, HMAC-SHA1 signatures) or ``top`` (router/rest, signed as "
+                "``ALI1688_TOP_SIGN_METHOD`` says)."),
+        Setting("ALI1688_TOP_SIGN_METHOD", "hmac-sha256",
+                "How ``top`` calls are signed: ``md5``, ``hmac`` or ``hmac-sha256``."),
+        Setting("ALI1688_COUNTRY", "en",
+                "The language code the cross-border APIs require (their ``country`` parameter)."),
+        Setting("ALI1688_REDIRECT_URI", None,
+                "The redirect URI registered for the app: the default of ``ali1688 auth``'s "
+                "``--redirect-uri``."),
+    ),
+    *topic("Tokens",
+        Setting("ALI1688_TOKEN_STORE", None,
+                "Where tokens are kept, per app key: a JSON file (replaced atomically) or a "
+                "``redis://`` URL; unset with ``ALI1688_REDIS_URL`` set, tokens live in that Redis. "
+                "Crawls start from the stored tokens and write every refreshed token back."),
+        Setting("ALI1688_TOKEN_STORE_MODE", "0600",
+                "File mode (octal) a token store file is written with; a file other users may "
+                "read is reported."),
+        Setting("ALI1688_TOKEN_REFRESH_MARGIN", 300.0,
+                "Seconds before the access token expires at which it is refreshed."),
+    ),
+    *topic("Pacing, budgets and retries",
+        Setting("ALI1688_QPS", 10.0,
+                "The most calls per second per app key, counted across all workers of a "
+                "distributed crawl: a ceiling, below which the pacer learns the gateway's real "
+                "limit."),
+        Setting("ALI1688_DAILY_QUOTA", 0,
+                "Calls per app key per China day (0: no quota); counted in Redis in distributed "
+                "mode, else in the process. Once spent the crawl closes with "
+                "``ali1688_quota_exhausted``."),
+        Setting("ALI1688_MAX_REQUESTS", 0,
+                "The crawl's call budget (0: none); once spent the crawl closes with "
+                "``ali1688_budget_spent``."),
+        Setting("ALI1688_RETRY_TIMES", 8,
+                "Retries of a call after server errors, broken answers and network errors."),
+        Setting("ALI1688_QPS_RETRY_TIMES", 20,
+                "Retries of a call after QPS-limit answers (the pacer decides when each goes)."),
+        Setting("ALI1688_BACKOFF_BASE", 0.5,
+                "Seconds of the first back-off before a retry; it grows exponentially, with "
+                "jitter."),
+        Setting("ALI1688_BACKOFF_MAX", 30.0, "The longest back-off before a retry, in seconds."),
+    ),
+    *topic("Listings",
+        Setting("ALI1688_PAGE_SIZE", 0,
+                "Entries per listing page; 0: the API's maximum (getList 30), else 50."),
+        Setting("ALI1688_MAX_PAGES", 50,
+                "Pages a listing serves at most (50 in the field, undocumented): the shop spider "
+                "keeps every slice within it, and a search reads no more pages."),
+        Setting("ALI1688_SPLIT_ORDER", None,
+                "Preferred dimensions to split an oversized shop listing by, among ``category``, "
+                "``price`` and ``time`` (e.g. ``category``: the category tree first); the API's "
+                "other dimensions follow, the ones it cannot filter by are skipped. Unset: price, "
+                "then category for the seller listing; modification day, then category for "
+                "getList."),
+        Setting("ALI1688_STATE_FILE", "state/ali1688-sync.json",
+                "The high-water marks of complete shop crawls, for ``-a incremental=1``."),
+    ),
+    *topic("Reports and stats",
+        Setting("ALI1688_COMPLETENESS_MIN", 0.97,
+                "Below this share of the platform's total a shop crawl closes with "
+                "``ali1688_incomplete``."),
+        Setting("ALI1688_REPORT_FILE", "reports/%(spider)s-%(time)s.json",
+                "Where each shop's crawl report goes; ``%(target)s`` is the shop. Several shops "
+                "without it: one file each, suffixed."),
+        Setting("ALI1688_PROGRESS_INTERVAL", 10.0, "Seconds between progress lines; 0: none."),
+        Setting("ALI1688_STATS_FILE", None,
+                "Write the crawl's final stats as JSON there (for monitors and tests)."),
+    ),
+    *topic("Validation and the database",
+        Setting("ALI1688_VALIDATION", "drop",
+                "``drop`` invalid products, or ``flag`` them: kept in the feed with a warning, "
+                "never stored."),
+        Setting(DB_URL_SETTING, None,
+                "The database products and categories are stored in: ``sqlite:///PATH`` or "
+                "``postgresql+psycopg://…`` (plain ``postgresql://`` uses psycopg 3). Unset: "
+                "nothing is stored."),
+        Setting("ALI1688_DB_BATCH_SIZE", 500,
+                "Items per transaction; items reach the feed once their transaction committed."),
+        Setting("ALI1688_DB_FLUSH_SECONDS", 1.0,
+                "Commit what arrived within this many seconds even if the batch is not full."),
+        Setting("ALI1688_DB_CHANGES", "on",
+                "``on``: each batch also records what changed about its products (the change feed, "
+                "``product_changes``); ``off``: products and price history only."),
+        Setting("ALI1688_REMOVAL_PROOF", "detail",
+                "What proves that a stored product absent from a complete listing of its shop (a "
+                "suspect) is gone. ``detail``: one detail call per suspect at the end of the crawl; "
+                "it is removed when the API answers that it does not exist, and also when the next "
+                "complete listing still lacks it. ``listings``: no call; removed only when two "
+                "consecutive complete listings lack it."),
+        Setting("ALI1688_REMOVAL_MAX_SHARE", 0.2,
+                "When more than this share of a shop's stored products is missing from its listing, "
+                "the listing is suspect itself: nothing is removed and one warning says so."),
+    ),
+    *topic("Distributed mode",
+        Setting("ALI1688_REDIS_URL", None,
+                "``redis://…``: distributed mode. The request queue and dupefilter, the pace, the "
+                "daily quota and the tokens are shared in that Redis."),
+        Setting("ALI1688_REDIS_PREFIX", "ali1688",
+                "Prefix of every Redis key: ``{prefix}:{spider}:seeds``, ``:requests`` (and its "
+                "``:leases``), "
+                "``:dupefilter``, ``{prefix}:rate:{app key}``, ``{prefix}:quota:{app key}:{day}``, "
+                "``{prefix}:tokens:{app key}``, ``{prefix}:httpcache:{spider}:{fingerprint}``."),
+        Setting("ALI1688_REDIS_IDLE_TIMEOUT", 30.0,
+                "Seconds a worker waits with no job, no queued request and no call in flight "
+                "before it stops (0: it never stops)."),
+        Setting("ALI1688_REDIS_LEASE_SECONDS", 60.0,
+                "A request a worker takes from the shared queue is leased to it for this long, "
+                "renewed while the worker lives; the lease of a worker that died returns the "
+                "request to the queue after at most this many seconds."),
+        Setting("ALI1688_REDIS_OUTAGE_SECONDS", 300.0,
+                "How long a worker waits for an unreachable Redis (holding new requests, "
+                "pausing calls) before it closes with ``ali1688_redis_unavailable``."),
+    ),
+    *topic("The HTTP cache",
+        Setting("ALI1688_CACHE_EXPIRY", None,
+                "With Scrapy's ``HTTPCACHE_ENABLED`` on: how long each kind of answer is served "
+                "from the cache, as ``kind=duration`` pairs (``details=2h,listings=30m``; "
+                "durations in seconds or with ``s``, ``m``, ``h``, ``d``; ``0``: not cached) over "
+                "the defaults ``categories=3d,details=1h,listings=1h,own=0``. ``own`` is the "
+                "authorizing seller's own catalogue and account, whose answers depend on the "
+                "token, which no cache key names."),
+    ),
+    *topic("Alerts on the change feed",
+        Setting("ALI1688_ALERT_RULES", None,
+                "Which recorded changes are alerts: a comma list of ``price_drop:PCT`` (a price "
+                "change whose lowest price fell by PCT percent or more), ``price_rise:PCT``, "
+                "``out_of_stock``, ``back_in_stock`` (SKU-level ones too), ``removed`` and ``new``; "
+                "e.g. ``price_drop:5,out_of_stock``. A spider's ``alert_rules`` (target key -> "
+                "rules) replace them for its targets. The matches are summed up in one line at "
+                "the end, and posted to ``ALI1688_ALERT_WEBHOOK`` when set."),
+        Setting("ALI1688_ALERT_WEBHOOK", None,
+                "An ``http://`` or ``https://`` URL that gets, at the end of a crawl, one JSON POST "
+                "per target with matching changes: ``{\"spider\", \"target\", \"run_id\", "
+                "\"changes\": [...]}``. Retried on network errors, timeouts, 5xx and 429 answers "
+                "(4 attempts); a failed delivery is logged and counted, and never fails the crawl. "
+                "Logs show only its scheme, host and port."),
+        Setting("ALI1688_ALERT_BACKOFF", 1.0,
+                "Seconds before the first retry of a webhook POST; each later retry waits twice "
+                "as long (1, 2, 4 s)."),
+        Setting("ALI1688_ALERT_TIMEOUT", 10.0,
+                "Seconds one attempt of a webhook POST may take in all: connecting, sending and "
+                "reading the answer (of which a few KB are read). A receiver still answering then "
+                "is cut off and the attempt counts as failed."),
+    ),
+    *topic("Crawl-health monitors (Spidermon, the ``monitoring`` extra)",
+        Setting("ALI1688_MONITOR_MAX_QPS_REFUSALS", 0.2,
+                "The crawl-health monitors fail when more than this share of the calls was "
+                "refused for rate (``ali1688/errors/qps_limit`` over ``ali1688/calls``)."),
+        Setting("ALI1688_MONITOR_MAX_ERROR_RATE", 0.1,
+                "The crawl-health monitors fail when more than this share of the calls failed: "
+                "error answers other than QPS refusals and not-found, plus network errors."),
+        Setting("ALI1688_MONITOR_ACCEPT_PARTIAL", False,
+                "Whether the completeness monitor accepts a ``partial`` crawl report verdict; "
+                "otherwise only ``complete`` passes."),
+        Setting("ALI1688_MONITOR_HISTORY", "reports/monitor-history.json",
+                "The JSON file where the item-count monitor keeps each (spider, target)'s item "
+                "count of its last run (replaced atomically)."),
+        Setting("ALI1688_MONITOR_MIN_ITEM_RATIO", 0.9,
+                "The item-count monitor fails when a crawl delivered fewer items than this share "
+                "of the last run of the same spider and target."),
+    ),
 )
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 

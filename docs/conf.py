@@ -21,4 +21,10 @@ nitpicky = True
 myst_heading_anchors = 3
 # Definition lists (the /sandbox/ endpoints).
 myst_enable_extensions = ["deflist"]
-html_theme = "alabaster"
+# Furo: a content column wide enough for the commands at 1280 px, a page contents sidebar
+# (the settings page has one section per topic), and a footer from ``copyright``.
+html_theme = "furo"
+html_title = f"{project} {release}"
+copyright = "2026, the ali1688spider maintainers"
+html_static_path = ["_static"]
+html_css_files = ["wrap.css"]

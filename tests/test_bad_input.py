@@ -46,6 +46,10 @@ BAD_SETTINGS = [
     ({"ALI1688_DB_URL": "sqlite:///never.db", "ALI1688_DB_CHANGES": "maybe"},
      "ALI1688_DB_CHANGES must be one of on, off, got 'maybe'"),
     ({"ALI1688_DB_BATCH_SIZE": "0"}, "ALI1688_DB_BATCH_SIZE must be >= 1"),
+    ({"ALI1688_DB_URL": "ali1688.db"},
+     "ALI1688_DB_URL is not a database URL: 'ali1688.db' (e.g. sqlite:///ali1688.db"),
+    ({"ALI1688_DB_URL": "mysql://localhost/x"},
+     "ALI1688_DB_URL must be a SQLite or PostgreSQL URL (e.g. sqlite:///ali1688.db"),
 ]
 
 
@@ -78,6 +82,17 @@ def test_bad_spider_arguments_stop_before_any_call(quiet_sandbox, crawl, spider,
 def test_bad_settings_stop_before_any_call(quiet_sandbox, crawl, settings, expected):
     result = crawl("product", args={"ids": "123456789012"}, settings=settings, env=quiet_sandbox.env())
     assert_one_line_usage_error(result, expected)
+    assert quiet_sandbox.stats()["total_calls"] == 0
+
+
+def test_a_database_without_its_driver_names_the_extra_to_install(quiet_sandbox, crawl, tmp_path):
+    # The crawl runs as if the postgres extra were not installed: a module that is None in
+    # sys.modules is one that neither import nor importlib.util.find_spec can find.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['psycopg'] = None\n")
+    env = quiet_sandbox.env(PYTHONPATH=str(tmp_path), ALI1688_DB_URL="postgresql://me@localhost/ali1688")
+    result = crawl("product", args={"ids": "123456789012"}, env=env)
+    assert_one_line_usage_error(
+        result, "needs the psycopg driver: pip install 'ali1688spider[postgres]'")
     assert quiet_sandbox.stats()["total_calls"] == 0
 
 

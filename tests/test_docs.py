@@ -1,42 +1,20 @@
 """The docs site builds from docs/ with no warning, and names exactly the settings the code declares.
 
-Sphinx runs in a subprocess with warnings as errors (``-W``), as a reader builds the site; a
+The site (``docs_site.py``) is built with warnings as errors; a
 reference to an unknown setting, page or section is a warning, so it fails the build.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
-import pytest
 from helpers import REPO
 
 from ali1688spider.config import DEFAULTS
 
-# myst-parser still reads attributes that Sphinx 9 deprecates for Sphinx 11
-# (RemovedInSphinx11Warning, a PendingDeprecationWarning): ignored in those two modules only,
-# every other Python warning of the build stays an error (conftest.py's PYTHONWARNINGS).
-PYTHON_WARNINGS = ",".join(
-    ["error"] + [f"ignore::PendingDeprecationWarning:{module}"
-                 for module in ("myst_parser.mocking", "myst_parser.sphinx_ext.myst_refs")]
-)
 SETTING_NAME = re.compile(r"ALI1688_[A-Z0-9_]+")
 #: Not a setting: the misspelling the settings page shows to explain the unknown-setting warning.
 MISSPELT_EXAMPLE = "ALI1688_QSP"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The HTML site, built once for this module's tests."""
-    out = tmp_path_factory.mktemp("html")
-    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", str(out)]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONWARNINGS": PYTHON_WARNINGS})
-    assert result.returncode == 0, f"the docs build failed:\n{result.stderr}{result.stdout}"
-    return out
 
 
 def test_the_docs_build_without_a_warning(site):

@@ -24,8 +24,8 @@ from ali1688spider.storage.store import Store
 A, B, C = "610000000001", "610000000002", "610000000003"
 
 
-def report(*args: str) -> subprocess.CompletedProcess:
-    env = crawl_environment()
+def report(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = crawl_environment(env)
     env["TZ"] = "UTC"
     return subprocess.run(
         [*CLI, "report", "prices", *args],
@@ -103,7 +103,8 @@ def test_the_chart_is_a_png_of_the_changed_products(history_db, tmp_path):
     [
         ((), "give --db URL"),
         (("--db", "sqlite:////nonexistent/ali1688.db"), "no database file"),
-        (("--db", "mysql://localhost/x"), "must be sqlite:///PATH or postgresql"),
+        (("--db", "mysql://localhost/x"), "--db must be a SQLite or PostgreSQL URL (e.g. sqlite:///ali1688.db"),
+        (("--db", "ali1688.db"), "--db is not a database URL: 'ali1688.db' (e.g. sqlite:///"),
         (("--db", "sqlite:///x.db", "--since", "last week"), "is not a date like 2024-05-01"),
     ],
 )
@@ -111,6 +112,15 @@ def test_mistakes_are_one_line(args, message):
     done = report(*args)
     assert done.returncode in (1, 2)
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("flag", "environment", "named"),
+                         [(("--db", "ali1688.db"), {}, "--db"), ((), {"ALI1688_DB_URL": "ali1688.db"}, "ALI1688_DB_URL")])
+def test_a_bad_database_url_names_the_option_that_gave_it_and_exits_2(flag, environment, named):
+    done = report(*flag, env=environment)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        f"{named} is not a database URL: 'ali1688.db' (e.g. sqlite:///ali1688.db or postgresql://user@localhost/ali1688)")
 
 
 def test_a_database_without_crawls_is_explained(tmp_path):

@@ -151,9 +151,15 @@ def test_offer_url_resolves_the_shop_and_details_add_skus(capped, crawl, tmp_pat
     shop = shop_of(capped, 100)
     offer = f"https://detail.1688.com/offer/{shop['sample_offer_id']}.html"
     capped.post("/sandbox/stats/reset")
-    result = run(crawl, capped, tmp_path, {"offer": offer, "details": "1"})
+    result = run(crawl, capped, tmp_path, {"offer": offer, "details": "1"}, ALI1688_PROGRESS_INTERVAL="0.2")
 
     assert result.returncode == 0, result.log[-3000:]
+    # Every progress line is one of the two phases' (the listing's; details behind it).
+    progress = re.findall(r"Progress: .*", result.log)
+    total = shop["products"]
+    phase = re.compile(rf"Progress: (listed )?\d+/{total} products \(\d+\.\d%\), (details \d+/{total} \(\d+\.\d%\), )?"
+                       r"[\d.]+ calls/s, ETA \S+")
+    assert progress and all(phase.fullmatch(line) for line in progress), progress
     items = result.items
     assert sorted(ids_of(result)) == sorted(truth(capped, shop))
     assert all(isinstance(item["skus"], list) and item["price_tiers"] for item in items)
@@ -331,6 +337,11 @@ def test_report_paths_and_progress_lines():
     assert progress_line(10, 10, 0.0, 0.0).endswith("ETA 0:00:00")
     # Answers from the HTTP cache are no calls: counted apart.
     assert progress_line(3, None, 0.0, 1.0, 1200) == "Progress: 3 products, 0.0 calls/s, 1,200 cache hits"
+    # details=1: a listing that is done is not a crawl that is done.
+    assert progress_line(640, 640, 9.8, 0.0, delivered=570, delivered_per_second=10.0) == (
+        "Progress: listed 640/640 products (100.0%), details 570/640 (89.1%), 9.8 calls/s, ETA 0:00:07"
+    )
+    assert progress_line(640, 640, 9.8, 0.0, delivered=640, delivered_per_second=10.0).endswith("ETA 0:00:00")
 
 
 def test_a_shop_that_does_not_exist_is_one_line_and_unresolved(sandbox, crawl):
@@ -341,3 +352,5 @@ def test_a_shop_that_does_not_exist_is_one_line_and_unresolved(sandbox, crawl):
     problems = [line for line in problems if "SANDBOX" not in line]
     assert len(problems) == 1, problems
     assert "seller_open_id" in problems[0] and "offer=" in problems[0]
+    assert "0 products delivered (the platform gave no total)" in result.log
+    assert "None" not in result.log.split("Crawl report of", 1)[1].splitlines()[0]

@@ -154,7 +154,7 @@ def test_a_failing_batch_leaves_nothing_behind(store, db_url, make_product, hist
 def test_unusable_urls_fail_with_one_clear_line(tmp_path):
     with pytest.raises(StorageError, match="ALI1688_DB_URL is not a database URL"):
         Store("not a url")
-    with pytest.raises(StorageError, match="must be sqlite:///PATH or postgresql"):
+    with pytest.raises(StorageError, match="must be a SQLite or PostgreSQL URL"):
         Store("mysql://u@localhost/x")
     store = Store("postgresql://ali:s3cret-pw@127.0.0.1:1/nowhere")
     assert store.engine.url.drivername == "postgresql+psycopg"

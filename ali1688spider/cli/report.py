@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="URL", default=os.environ.get("ALI1688_DB_URL"),
+        "--db", metavar="URL", default=None,
         help="database URL, e.g. sqlite:///ali1688.db (default: $ALI1688_DB_URL)",
     )
     parser.add_argument(
@@ -109,23 +109,30 @@ def parse_since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def open_database(url: str | None) -> Engine:
-    """A read-only engine on a database that crawls have written to."""
+def open_database(flag: str | None) -> Engine:
+    """A read-only engine on a database that crawls have written to: ``--db`` (*flag*), else
+    ``ALI1688_DB_URL``; a message about the URL names the one that gave it."""
     from sqlalchemy import inspect
 
     from ali1688spider.storage.schema import schema_version
     from ali1688spider.storage.store import (
         StorageError,
+        check_database_url,
         database_url,
         describe_error,
         describe_url,
         make_engine,
     )
 
+    url, option = (flag, "--db") if flag else (os.environ.get("ALI1688_DB_URL"), "ALI1688_DB_URL")
     if not url:
         raise CommandError("give --db URL (or set ALI1688_DB_URL), e.g. --db sqlite:///ali1688.db")
     try:
-        parsed = database_url(url)
+        check_database_url(url, option=option)
+    except StorageError as exc:
+        raise CommandError(str(exc), status=2) from None
+    try:
+        parsed = database_url(url, option=option)
         if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
             raise CommandError(f"no database file {parsed.database!r}")
         engine = make_engine(url, writer=False)

@@ -68,6 +68,9 @@ class SqlSettings:
 def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
     """The SQL pipeline's settings; ConfigError naming the setting (the crawl command checks
     them before any call)."""
+    url = get_str(settings, DB_URL_SETTING)
+    if url:
+        _check_database_url(url)
     share = get_float(settings, "ALI1688_REMOVAL_MAX_SHARE")
     if share > 1:
         raise ConfigError(f"ALI1688_REMOVAL_MAX_SHARE must be a share between 0 and 1 (e.g. 0.2), got {share:g}")
@@ -78,6 +81,16 @@ def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
         proof_by_detail=get_choice(settings, "ALI1688_REMOVAL_PROOF", ("detail", "listings")) == "detail",
         removal_max_share=share,
     )
+
+
+def _check_database_url(url: str) -> None:
+    # Imported here: crawls that store nothing never load SQLAlchemy (about 0.2 s).
+    from ali1688spider.storage.store import StorageError, check_database_url
+
+    try:
+        check_database_url(url)
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class SqlPipeline:

@@ -235,6 +235,10 @@ class CompletenessLedger:
     def fetched(self) -> int:
         return sum(len(t.listed) for t in self.targets.values())
 
+    def delivered(self) -> int:
+        """Listed products that reached the feed, over every target."""
+        return sum(t.delivered() for t in self.targets.values())
+
 
 def worst_verdict(verdicts: list[str]) -> str:
     return max(verdicts, key=_VERDICT_RANK.__getitem__) if verdicts else COMPLETE

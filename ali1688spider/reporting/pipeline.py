@@ -82,6 +82,13 @@ def _file_safe(text: str) -> str:
     return re.sub(r"[^\w.=-]+", "_", text)[:120]
 
 
+def delivered_text(delivered: int, total: int | None, missing: int | None) -> str:
+    """What reached the feed, for the closing line; an unresolved shop has no total to miss."""
+    if total is None:
+        return f"{delivered:,} products delivered (the platform gave no total)"
+    return f"{delivered:,} of {total:,} products delivered ({'unknown' if missing is None else f'{missing:,}'} missing)"
+
+
 class CompletenessPipeline:
     """Counts emitted products per shop and writes the crawl reports at the end."""
 
@@ -180,10 +187,10 @@ class CompletenessPipeline:
             write_json_atomically(path, report)
             reports.append(report)
             logger.info(
-                "Crawl report of %s: %s, %s of %s products delivered (%s missing), %s calls, "
-                "%s cache hits, %s slices -> %s",
-                report["target"], report["verdict"], report["delivered"],
-                report["official_total"], report["missing_count"], report["calls_spent"],
+                "Crawl report of %s: %s, %s, %s calls, %s cache hits, %s slices -> %s",
+                report["target"], report["verdict"],
+                delivered_text(report["delivered"], report["official_total"], report["missing_count"]),
+                report["calls_spent"],
                 report["cache_hits"], report["slices_used"], path,
             )
             stats.set_value(f"{STATS_PREFIX}file" if single else f"{STATS_PREFIX}file/{ledger.key}", str(path))

@@ -1,8 +1,12 @@
 """Logs how far a crawl is every ``ALI1688_PROGRESS_INTERVAL`` seconds (default 10; 0 = off).
 
 Shop and search crawls know the platform's total from their first answer, so the line says
-``Progress: 12,345/102,400 products (12.1%), 48.0 calls/s, ETA 0:03:20``. Crawls without a
-known total (e.g. ``product``) log the products scraped and the call rate.
+``Progress: 12,345/102,400 products (12.1%), 48.0 calls/s, ETA 0:03:20``. With ``details=1``
+the listing and the detail calls are two phases, each counted on its own work: once products
+are listed faster than their details arrive the line says
+``Progress: listed 640/640 products (100.0%), details 570/640 (89.1%), …`` and the ETA is the
+time the remaining details take at the rate they arrive. Crawls without a known total (e.g.
+``product``) log the products scraped and the call rate.
 """
 
 from __future__ import annotations
@@ -40,24 +44,37 @@ def format_eta(seconds: float | None) -> str:
 
 def progress_line(
     done: int, total: int | None, calls_per_second: float, products_per_second: float,
-    cache_hits: int = 0,
+    cache_hits: int = 0, *, delivered: int | None = None, delivered_per_second: float = 0.0,
 ) -> str:
-    """The text of one progress line (pure, for the log and for tests); answers from the
-    HTTP cache are counted apart from calls."""
+    """The text of one progress line (pure, for the log and for tests). *done* products were
+    listed; *delivered* of them reached the feed (None: as many as were listed). Answers from
+    the HTTP cache are counted apart from calls."""
     calls = f"{calls_per_second:.1f} calls/s"
     if cache_hits:
         calls += f", {cache_hits:,} cache hits"
     if total is None:
         return f"Progress: {done:,} products, {calls}"
-    share = done / total * 100 if total else 100.0
-    remaining = max(0, total - done)
-    eta = remaining / products_per_second if products_per_second > 0 else None
-    if remaining == 0:
-        eta = 0.0
+    if delivered is not None and delivered < done:
+        # The detail phase: the listing's 100 % says nothing about what is left to fetch.
+        return (
+            f"Progress: listed {done:,}/{total:,} products ({_share(done, total)}), "
+            f"details {delivered:,}/{total:,} ({_share(delivered, total)}), "
+            f"{calls}, ETA {format_eta(_eta(total - delivered, delivered_per_second))}"
+        )
     return (
-        f"Progress: {done:,}/{total:,} products ({share:.1f}%), "
-        f"{calls}, ETA {format_eta(eta)}"
+        f"Progress: {done:,}/{total:,} products ({_share(done, total)}), "
+        f"{calls}, ETA {format_eta(_eta(total - done, products_per_second))}"
     )
+
+
+def _share(part: int, total: int) -> str:
+    return f"{part / total * 100 if total else 100.0:.1f}%"
+
+
+def _eta(remaining: int, per_second: float) -> float | None:
+    if remaining <= 0:
+        return 0.0
+    return remaining / per_second if per_second > 0 else None
 
 
 def progress_interval(settings: Mapping[str, Any]) -> float:
@@ -71,7 +88,8 @@ class Progress:
         self.crawler = crawler
         self.interval = interval
         self.ledger = ledger_for(crawler)
-        self.samples: deque[tuple[float, int, int]] = deque(maxlen=WINDOW + 1)
+        #: (time, calls, listed, delivered) at each of the last ticks.
+        self.samples: deque[tuple[float, int, int, int]] = deque(maxlen=WINDOW + 1)
         self.task: task.LoopingCall | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -92,24 +110,25 @@ class Progress:
         if self.task is not None and self.task.running:
             self.task.stop()
 
-    def _measure(self) -> tuple[float, int, int]:
+    def _measure(self) -> tuple[float, int, int, int]:
         stats = self.crawler.stats
         if self.ledger.targets:
-            done = self.ledger.fetched()
+            listed, delivered = self.ledger.fetched(), self.ledger.delivered()
         else:
-            done = stats.get_value("item_scraped_count", 0)
-        return time.monotonic(), stats.get_value("ali1688/calls", 0), done
+            listed = delivered = stats.get_value("item_scraped_count", 0)
+        return time.monotonic(), stats.get_value("ali1688/calls", 0), listed, delivered
 
     def log(self) -> None:
-        now, calls, done = self._measure()
-        then, calls_then, done_then = self.samples[0]
-        self.samples.append((now, calls, done))
+        now, calls, listed, delivered = self._measure()
+        then, calls_then, listed_then, delivered_then = self.samples[0]
+        self.samples.append((now, calls, listed, delivered))
         elapsed = max(now - then, 1e-9)
         total = self.ledger.expected_total() if self.ledger.targets else None
         logger.info(
             "%s",
             progress_line(
-                done, total, (calls - calls_then) / elapsed, (done - done_then) / elapsed,
+                listed, total, (calls - calls_then) / elapsed, (listed - listed_then) / elapsed,
                 self.crawler.stats.get_value("ali1688/cache/hit", 0),
+                delivered=delivered, delivered_per_second=(delivered - delivered_then) / elapsed,
             ),
         )

@@ -7,6 +7,7 @@ Blocking calls: use a Store from one worker thread, never from the reactor threa
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,19 +39,39 @@ SETTING = DB_URL_SETTING
 _DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
-def database_url(url: str) -> URL:
-    """Parse *url*; a bare ``postgresql://`` uses psycopg 3 (the driver this project ships)."""
+#: What a valid value looks like, in every message about a bad one.
+EXAMPLE_URLS = "e.g. sqlite:///ali1688.db or postgresql://user@localhost/ali1688"
+#: Each database driver's importable module and the extra of this package that installs it.
+DRIVER_EXTRAS = {"psycopg": ("psycopg", "postgres")}
+
+
+def database_url(url: str, *, option: str = SETTING) -> URL:
+    """Parse *url*; a bare ``postgresql://`` uses psycopg 3 (the driver this project ships).
+    StorageError naming *option* (the setting or flag the URL came from), with an example."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StorageError(f"{SETTING} is not a database URL: {url.split('@')[-1]!r}") from None
+        raise StorageError(
+            f"{option} is not a database URL: {url.split('@')[-1]!r} ({EXAMPLE_URLS})"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in _DIALECT_INSERT:
         raise StorageError(
-            f"{SETTING} must be sqlite:///PATH or postgresql+psycopg://…, got {parsed.get_backend_name()!r}"
+            f"{option} must be a SQLite or PostgreSQL URL ({EXAMPLE_URLS}), got {parsed.get_backend_name()!r}"
         )
     return parsed
+
+
+def check_database_url(url: str, *, option: str = SETTING) -> None:
+    """StorageError (one line, with the ``pip install`` command) when *url* is malformed or its
+    driver is not installed: checked before a crawl makes its first call."""
+    parsed = database_url(url, option=option)
+    module, extra = DRIVER_EXTRAS.get(parsed.get_driver_name(), (None, None))
+    if module and importlib.util.find_spec(module) is None:
+        raise StorageError(
+            f"{option} {describe_url(parsed)} needs the {module} driver: pip install 'ali1688spider[{extra}]'"
+        )
 
 
 def describe_url(url: URL) -> str:

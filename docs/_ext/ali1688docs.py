@@ -44,17 +44,25 @@ def default_text(value: Any) -> str:
 
 
 class SettingsDirective(SphinxDirective):
-    """One section per declared setting, in declaration order."""
+    """One section per topic of the declared settings, each a table in declaration order."""
 
     def run(self) -> list[nodes.Node]:
         # An incremental build (docs/_build) reads the page again when the declarations change.
         self.env.note_dependency(config.__file__)
-        lines = []
+        topics: dict[str, list[config.Setting]] = {}
         for setting in config.SETTINGS:
-            underline = "-" * len(setting.name)
-            lines += [f".. setting:: {setting.name}", "", setting.name, underline, "",
-                      f"Default: {default_text(setting.default)}", "",
-                      link_settings(setting.doc), ""]
+            topics.setdefault(setting.topic, []).append(setting)
+        lines = []
+        for title, settings in topics.items():
+            lines += [title, "-" * len(title), "",
+                      ".. list-table::", "   :header-rows: 1", "   :widths: 30 15 55", "",
+                      "   * - setting", "     - default", "     - meaning"]
+            for setting in settings:
+                lines += [f"   * - .. setting:: {setting.name}", "",
+                          f"       ``{setting.name}``",
+                          f"     - {default_text(setting.default)}",
+                          f"     - {link_settings(setting.doc)}"]
+            lines.append("")
         return nested_parse_to_nodes(self.state, "\n".join(lines), source="ali1688spider/config.py")
 
 
