@@ -228,6 +228,14 @@ SETTINGS: tuple[Setting, ...] = (
                 "The item-count monitor fails when a crawl delivered fewer items than this share "
                 "of the last run of the same spider and target."),
     ),
+    *topic("The add-on in your own project",
+        Setting("ALI1688_FALLBACK_HTTP_HANDLER", None,
+                "Set by the add-on: the download handler the project had for ``http`` before the "
+                "add-on took its place; it gets every ``http`` request that is not an API call. "
+                "Unset: Scrapy's HTTP/1.1 handler."),
+        Setting("ALI1688_FALLBACK_HTTPS_HANDLER", None,
+                "The same for ``https``."),
+    ),
 )
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 

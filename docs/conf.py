@@ -1,7 +1,6 @@
 """Sphinx configuration of the ali1688spider docs: ``python -m sphinx docs docs/_build/html``."""
 
 import sys
-import tomllib
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -9,9 +8,9 @@ DOCS = Path(__file__).resolve().parent
 # that generates the reference pages lives in _ext/.
 sys.path[:0] = [str(DOCS.parent), str(DOCS / "_ext")]
 
+from ali1688spider import __version__ as release  # noqa: E402 - the one version string
+
 project = "ali1688spider"
-PYPROJECT = tomllib.loads((DOCS.parent / "pyproject.toml").read_text(encoding="utf-8"))
-release = PYPROJECT["project"]["version"]
 extensions = ["myst_parser", "ali1688docs"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]

@@ -163,7 +163,8 @@ MONITORED_SETTINGS = '''\
 from ali1688spider.settings import *  # noqa: F403
 
 SPIDERMON_ENABLED = True
-EXTENSIONS = {**EXTENSIONS, "spidermon.contrib.scrapy.extensions.Spidermon": 500}  # noqa: F405
+# The add-on adds its own extensions beside the project's.
+EXTENSIONS = {"spidermon.contrib.scrapy.extensions.Spidermon": 500}
 SPIDERMON_SPIDER_CLOSE_MONITORS = ("ali1688spider.monitoring.CrawlHealthMonitorSuite",)
 '''
 

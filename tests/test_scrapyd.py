@@ -24,7 +24,7 @@ def copy_project(target: Path, scrapyd_url: str) -> None:
 
     Building in a copy keeps build/ and *.egg-info out of the working tree.
     """
-    for name in ("setup.py", "pyproject.toml", "README.md"):
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, target / name)
     shutil.copytree(REPO / PROJECT, target / PROJECT, ignore=shutil.ignore_patterns("__pycache__"))
     config = (REPO / "scrapy.cfg").read_text(encoding="utf-8")

@@ -69,6 +69,9 @@ def build_api_request(
         # redirects: a signed call must not go elsewhere.
         "dont_retry": True,
         "dont_redirect": True,
+        # An API call is no page: a project's ROBOTSTXT_OBEY (on in `scrapy startproject`'s
+        # template) must not fetch the gateway's robots.txt or hold calls back for it.
+        "dont_obey_robotstxt": True,
     }
     return Request(
         canonical_api_url(origin, api_name),
