@@ -9,19 +9,20 @@ it came (AOP signs the path and parameters, not the host) and the answers of
 - ``"lose_page"``: page ``proxy.page`` answers HTTP 503 every time;
 - ``"hide"``: the products in ``proxy.hidden`` are not listed and not counted (a listing
   taken just before they were published).
-Used by the tests and by ``bench/false_removals.py``.
+Used by the tests (fixture ``proxied``) and by ``bench/false_removals.py``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
+from http_servers import serve, stop
 
 LISTING_API = "product.search.querySellerOfferList"
 
@@ -47,9 +48,7 @@ class ListingProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = serve(Handler)
 
     @property
     def url(self) -> str:
@@ -91,8 +90,16 @@ class ListingProxy:
         return payload
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
+
+
+@pytest.fixture
+def proxied(sandbox_factory):
+    """A sandbox (no rate limit) and a listing proxy in front of it."""
+    sandbox = sandbox_factory("--qps", "0")
+    proxy = ListingProxy(sandbox.url)
+    yield sandbox, proxy
+    proxy.close()
 
 
 def _page_of(path: str, body: bytes | None) -> int:

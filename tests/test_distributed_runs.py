@@ -6,20 +6,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from listing_proxy import ListingProxy
 from redis_server import start_redis_server
 from test_distributed import enqueue, run_workers, start_worker
 
 FAST = {"ALI1688_QPS": "500", "ALI1688_REDIS_IDLE_TIMEOUT": "2", "ALI1688_RETRY_TIMES": "1"}
-
-
-@pytest.fixture
-def proxied(sandbox_factory):
-    sandbox = sandbox_factory("--qps", "0")
-    proxy = ListingProxy(sandbox.url)
-    yield sandbox, proxy
-    proxy.close()
 
 
 def test_each_run_judges_its_own_listing_on_the_same_prefix(proxied, redis_url, tmp_path):

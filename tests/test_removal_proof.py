@@ -7,18 +7,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from listing_proxy import ListingProxy
 
 FAST = {"ALI1688_QPS": "500", "ALI1688_RETRY_TIMES": "1"}
-
-
-@pytest.fixture
-def proxied(sandbox_factory):
-    sandbox = sandbox_factory("--qps", "0")
-    proxy = ListingProxy(sandbox.url)
-    yield sandbox, proxy
-    proxy.close()
 
 
 def shop_crawl(crawl, env, seller, **settings):

@@ -4,12 +4,12 @@ process (alerts tests)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from http_servers import serve, stop
 
 
 #: Answers of a hostile receiver: ``slow_body``, 100,000 bytes announced and one sent every
@@ -66,9 +66,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = serve(Handler)
 
     def url(self, userinfo: str = "", path: str = "/hook") -> str:
         return f"http://{userinfo}127.0.0.1:{self.server.server_address[1]}{path}"
@@ -77,8 +75,7 @@ class Receiver:
         return [json.loads(post["body"]) for post in self.posts]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
 
 
 @pytest.fixture
