@@ -190,7 +190,10 @@ class SqlPipeline:
             return
         self._proofs_asked = True
         requests = []
+        shared = feed.shared
         for target, listing in listings:
+            if shared is not None and not shared.claim(self.ledger.targets[target], "proofs"):
+                continue  # another worker of this run asks them
             absence = self.executor.submit(self.store.absent_from, listing).result()
             fresh = [product_id for product_id, suspected in absence.absent if not suspected]
             if not fresh or len(absence.absent) > self.settings.removal_max_share * absence.stored:

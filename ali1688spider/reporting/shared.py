@@ -148,6 +148,12 @@ class SharedLedger:
         if self.run_id is not None:
             finish_run(self.client, self._run_key, self.run_id)
 
+    def claim(self, target: TargetLedger, task: str) -> bool:
+        """True for the one worker of this run that first claims *task* for *target* (the
+        others leave it: one set of proof calls per run, not one per worker)."""
+        key = f"{self._keys(target)[0].rsplit(':', 1)[0]}:claimed:{task}"
+        return bool(self.client.set(key, 1, nx=True, ex=KEEP_SECONDS))
+
     def figures(self, target: TargetLedger) -> SharedFigures:
         total_key, listed_key, delivered_key, doubts_key = self._keys(target)
         total = self.client.get(total_key)
