@@ -156,6 +156,11 @@ SETTINGS: tuple[Setting, ...] = (
                 "it is removed when the API answers that it does not exist, and also when the next "
                 "complete listing still lacks it. ``listings``: no call; removed only when two "
                 "consecutive complete listings lack it."),
+        Setting("ALI1688_HISTORY_DAILY_AFTER_DAYS", 30,
+                "Each crawl that stores records a product's sales, stock and lowest price "
+                "(``observations``) when one of them moved; at the end of a crawl, points older "
+                "than this many days are thinned to one a day per product (the day's last). 0: "
+                "every point is kept."),
         Setting("ALI1688_REMOVAL_MAX_SHARE", 0.2,
                 "When more than this share of a shop's stored products is missing from its listing, "
                 "the listing is suspect itself: nothing is removed and one warning says so."),

@@ -28,7 +28,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -63,6 +63,8 @@ class SqlSettings:
     #: Suspects get a detail call (``ALI1688_REMOVAL_PROOF=detail``).
     proof_by_detail: bool
     removal_max_share: float
+    #: Observations older than this are thinned to one a day (0: never).
+    daily_history_after: timedelta | None
 
 
 def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
@@ -80,6 +82,7 @@ def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
         detect_changes=get_choice(settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
         proof_by_detail=get_choice(settings, "ALI1688_REMOVAL_PROOF", ("detail", "listings")) == "detail",
         removal_max_share=share,
+        daily_history_after=timedelta(days=days) if (days := get_int(settings, "ALI1688_HISTORY_DAILY_AFTER_DAYS")) else None,
     )
 
 
@@ -176,6 +179,8 @@ class SqlPipeline:
             await asyncio.gather(*self._writes, return_exceptions=True)
         if self.changes is not None and self.error is None and self.store is not None:
             await self._record_removals(self.changes)
+        if self.settings.daily_history_after is not None and self.error is None and self.store is not None:
+            await self._compact_history(self.settings.daily_history_after)
 
     def ask_proofs(self) -> None:
         """The crawl is idle: one detail call for each new suspect of each complete listing
@@ -229,6 +234,17 @@ class SqlPipeline:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
             close_crawl(self.crawler, DB_ERROR, "Recording removed products failed (%s)", self.error)
+
+    async def _compact_history(self, age: timedelta) -> None:
+        """Thin observations older than *age* to one a day; a failure costs only the thinning."""
+        try:
+            deleted = await self._in_thread(self.store.compact_observations, _now() - age)
+        except Exception as exc:
+            logger.warning("Could not thin the observations older than %s (ALI1688_HISTORY_DAILY_AFTER_DAYS): %s",
+                           age, describe_error(exc))
+            return
+        if deleted:
+            self.crawler.stats.set_value("ali1688/db/observations_thinned", deleted)
 
     def _report_settlement(self, target: str, settled: Settlement) -> None:
         stats = self.crawler.stats

@@ -123,6 +123,22 @@ class ProductPlan:
     skus: list[dict[str, Any]] | None = None  # replace the product's SKU rows with these
     tiers: list[dict[str, Any]] | None = None  # replace its tier rows with these
     history: dict[str, Any] | None = None
+    #: A point of the product's sales, stock and lowest price (an ``observations`` row),
+    #: when one of them moved (or it is new).
+    observation: dict[str, Any] | None = None
+
+
+#: What an observation keeps of a product: what a competitor analysis compares over time.
+OBSERVED = ("sales", "stock", "price_min")
+
+
+def _observation(record: ProductRecord, columns: Mapping[str, Any], run_id: int) -> dict[str, Any] | None:
+    """The observation of *record* (its *columns* merged with what was stored), or None when
+    none of the observed values is known."""
+    if all(columns[name] is None for name in OBSERVED):
+        return None
+    return {"product_id": record.product_id, "run_id": run_id, "observed_at": record.observed_at,
+            **{name: columns[name] for name in OBSERVED}}
 
 
 def price_state(
@@ -146,7 +162,7 @@ def plan_product(record: ProductRecord, stored: Mapping[str, Any] | None, run_id
         history = None
         if any(value for value in prices.values()):
             history = _history(record, run_id, prices, previous=None)
-        return ProductPlan("new", row, record.skus, record.tiers, history)
+        return ProductPlan("new", row, record.skus, record.tiers, history, _observation(record, columns, run_id))
 
     columns = {
         name: stored[name] if record.columns[name] is None else record.columns[name]
@@ -172,12 +188,14 @@ def plan_product(record: ProductRecord, stored: Mapping[str, Any] | None, run_id
     history = None
     if any(old_prices.get(part) is not None and prices[part] != old_prices[part] for part in prices):
         history = _history(record, run_id, prices, previous=stored)
+    moved = any(columns[name] != stored[name] for name in OBSERVED)
     return ProductPlan(
         "changed",
         row,
         record.skus if skus_changed else None,
         record.tiers if tiers_changed else None,
         history,
+        _observation(record, columns, run_id) if moved else None,
     )
 
 

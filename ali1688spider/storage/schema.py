@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect, Engine
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class SchemaError(RuntimeError):
@@ -217,6 +217,23 @@ product_changes = Table(
     Index("ix_product_changes_product", "product_id", "detected_at"),
 )
 
+# A product's sales, stock and lowest price over time, one row per run in which one of them
+# moved: what competitor analyses compare. Old rows are compacted to one a day (retention).
+# Schema version 4.
+observations = Table(
+    "observations",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("product_id", String, ForeignKey("products.product_id"), nullable=False),
+    Column("run_id", BigInteger, ForeignKey("crawl_runs.run_id"), nullable=False),
+    Column("observed_at", Timestamp, nullable=False),
+    Column("sales", BigInteger),
+    Column("stock", BigInteger),
+    Column("price_min", Price),
+    Index("ix_observations_product", "product_id", "observed_at"),
+    Index("ix_observations_observed", "observed_at"),
+)
+
 categories = Table(
     "categories",
     metadata,
@@ -251,8 +268,13 @@ def _version_3(connection: Connection) -> None:
     _add_columns(connection, products, "suspected_at", "suspected_run_id")
 
 
+def _version_4(connection: Connection) -> None:
+    """History for competitor analysis: ``observations``."""
+    observations.create(connection)
+
+
 #: version -> step that brings a database from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2, 3: _version_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2, 3: _version_3, 4: _version_4}
 # Any constant: serializes schema creation between crawls that start at the same moment.
 _ADVISORY_LOCK = 1688_0001
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, event, select, update
+from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -273,7 +273,7 @@ class Store:
         query = select(schema.products).where(schema.products.c.product_id.in_(ids))
         stored = {row.product_id: row._mapping for row in connection.execute(_locked(connection, query))}
         old_skus = self._stored_skus(connection, latest, stored) if self.detect_changes else {}
-        rows, history, skus, tiers = [], [], {}, {}
+        rows, history, observed, skus, tiers = [], [], [], {}, {}
         for product_id in ids:
             plan = plan_product(latest[product_id], stored.get(product_id), run_id)
             if self.detect_changes and plan.kind != "unchanged":
@@ -287,6 +287,8 @@ class Store:
                 skus[product_id] = plan.skus
             if plan.tiers is not None:
                 tiers[product_id] = plan.tiers
+            if plan.observation is not None:
+                observed.append(plan.observation)
             if plan.history is not None:
                 history.append(plan.history)
                 # A new product's first row is its starting price, not a change.
@@ -301,6 +303,8 @@ class Store:
                     connection.execute(table.insert(), new_rows)
         if history:
             connection.execute(schema.price_history.insert(), history)
+        if observed:
+            connection.execute(schema.observations.insert(), observed)
         if result.changes:
             connection.execute(schema.product_changes.insert(), result.changes)
 
@@ -349,6 +353,20 @@ class Store:
                     )
             changes = self._mark_removed(connection, run_id, proven, at)
         return Settlement(changes=changes, suspects=len(suspects), stored=absence.stored)
+
+    def compact_observations(self, before: datetime) -> int:
+        """Keep one observation a day (the day's last) of each product before *before*: the
+        trend stays, the rows shrink. The number of rows deleted."""
+        table = schema.observations
+        with self.engine.begin() as connection:
+            day = (func.substr(table.c.observed_at, 1, 10) if connection.dialect.name == "sqlite"
+                   else func.date_trunc("day", table.c.observed_at))
+            kept = (select(func.max(table.c.id)).where(table.c.observed_at < before)
+                    .group_by(table.c.product_id, day))
+            result = connection.execute(
+                delete(table).where(table.c.observed_at < before, table.c.id.not_in(kept))
+            )
+            return result.rowcount or 0
 
     def remove_gone(self, run_id: int, product_ids: Sequence[str], at: datetime) -> list[dict[str, Any]]:
         """Mark removed the stored products whose detail answered that they do not exist."""
