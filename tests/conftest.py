@@ -19,7 +19,7 @@ from ali1688spider.sandbox.process import (
 )
 from ali1688spider.sandbox.process import start_sandbox_process as start_process
 
-pytest_plugins = ["docs_site", "postgres_server", "redis_server", "product_samples", "webhook_receiver", "listing_proxy"]
+pytest_plugins = ["browser", "docs_site", "postgres_server", "redis_server", "product_samples", "webhook_receiver", "listing_proxy"]
 
 # Warnings are errors in the processes the tests start too (pyproject.toml sets the same
 # filter for the test process itself).

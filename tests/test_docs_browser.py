@@ -8,13 +8,9 @@ Chromium and chromedriver are the Debian packages (``chromium``, ``chromium-driv
 from __future__ import annotations
 
 import os
-import shutil
 
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser import WIDTH
 
-WIDTH, HEIGHT = 1280, 900
 #: Elements whose content must fit the page's column: code blocks and tables.
 WIDE_CONTENT = "pre, .table-wrapper, table"
 OVERFLOWING = """
@@ -24,26 +20,6 @@ return Array.from(document.querySelectorAll(arguments[0]))
 """
 #: Where screenshots go when ``DOCS_SCREENSHOTS`` names a directory (for looking at them).
 SCREENSHOTS = os.environ.get("DOCS_SCREENSHOTS")
-
-
-def _executable(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail(f"{' or '.join(names)} not found: scripts/test installs the chromium and chromium-driver packages")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = _executable("chromium", "chromium-browser")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     f"--window-size={WIDTH},{HEIGHT}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(_executable("chromedriver")))
-    yield driver
-    driver.quit()
 
 
 def pages(site):

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import unicodedata
 from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ali1688spider.cli import chart
+from ali1688spider.cli import chart, shop_report
+from ali1688spider.cli.database import open_database
 from ali1688spider.cli.errors import CommandError
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
     from ali1688spider.storage.queries import PricePoint
 
-HELP = "reports from the crawl database: `prices` (price history, --chart), `changes` (the change feed)"
+HELP = ("reports from the crawl database: `prices` (price history, --chart), `changes` (the change feed), "
+        "`shop` (one competitor's shop over a period)")
 CHART_PRODUCTS = 8
 TITLE_WIDTH = 30
 CHART_TITLE_WIDTH = 24
@@ -63,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help=f"only changes of this kind, one of {', '.join(KINDS)}; repeatable")
     changes.add_argument("--json", action="store_true", help="one JSON object a line instead of a table")
     changes.set_defaults(report_run=run_changes)
+    shop_report.add_parser(reports, parse_since=parse_since)
 
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,48 +109,6 @@ def parse_since(text: str) -> datetime:
     if len(text.strip()) == 10:
         moment = datetime.combine(moment.date(), time())
     return moment if moment.tzinfo else moment.astimezone()
-
-
-def open_database(flag: str | None) -> Engine:
-    """A read-only engine on a database that crawls have written to: ``--db`` (*flag*), else
-    ``ALI1688_DB_URL``; a message about the URL names the one that gave it."""
-    from sqlalchemy import inspect
-
-    from ali1688spider.storage.schema import schema_version
-    from ali1688spider.storage.store import (
-        StorageError,
-        check_database_url,
-        database_url,
-        describe_error,
-        describe_url,
-        make_engine,
-    )
-
-    url, option = (flag, "--db") if flag else (os.environ.get("ALI1688_DB_URL"), "ALI1688_DB_URL")
-    if not url:
-        raise CommandError("give --db URL (or set ALI1688_DB_URL), e.g. --db sqlite:///ali1688.db")
-    try:
-        check_database_url(url, option=option)
-    except StorageError as exc:
-        raise CommandError(str(exc), status=2) from None
-    try:
-        parsed = database_url(url, option=option)
-        if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-            raise CommandError(f"no database file {parsed.database!r}")
-        engine = make_engine(url, writer=False)
-        with engine.connect() as connection:
-            has_schema = inspect(connection).has_table(schema_version.name)
-    except StorageError as exc:
-        raise CommandError(str(exc)) from None
-    except Exception as exc:
-        if isinstance(exc, CommandError):
-            raise
-        raise CommandError(f"cannot open {describe_url(database_url(url))}: {describe_error(exc)}") from None
-    if not has_schema:
-        raise CommandError(
-            f"{describe_url(engine.url)} holds no ali1688 data: crawl with ALI1688_DB_URL set first"
-        )
-    return engine
 
 
 def run_prices(args: argparse.Namespace) -> int:
