@@ -66,16 +66,15 @@ def shop_report(connection: Connection, seller_open_id: str, *, since: datetime,
 
 def _crawl_days(connection: Connection, seller: str, since: datetime, until: datetime) -> list[Any]:
     """The (UTC) days in the period on which crawls stored something of the shop."""
-    observations, changes = schema.observations, schema.product_changes
-    moments = set()
-    for table, when, query_shop in (
-        (observations, observations.c.observed_at,
-         observations.c.product_id.in_(select(schema.products.c.product_id)
-                                       .where(schema.products.c.seller_open_id == seller))),
-        (changes, changes.c.detected_at, changes.c.seller_open_id == seller),
-    ):
-        moments.update(connection.scalars(select(when).where(query_shop, when >= since, when <= until)))
-    return sorted({moment.astimezone(timezone.utc).date() for moment in moments})
+    observations, changes, products = schema.observations, schema.product_changes, schema.products
+    observed = (select(observations.c.observed_at)
+                .join(products, products.c.product_id == observations.c.product_id)
+                .where(products.c.seller_open_id == seller, observations.c.observed_at >= since,
+                       observations.c.observed_at <= until))
+    detected = select(changes.c.detected_at).where(changes.c.seller_open_id == seller,
+                                                   changes.c.detected_at >= since, changes.c.detected_at <= until)
+    return sorted({moment.astimezone(timezone.utc).date()
+                   for query in (observed, detected) for moment in connection.scalars(query.distinct())})
 
 
 def _count_on(rows: list[Any], day: Any) -> int:
@@ -103,10 +102,11 @@ def _weekly(connection: Connection, seller: str, since: datetime, until: datetim
 def _growth(connection: Connection, seller: str, since: datetime, until: datetime,
             products: dict[str, Any]) -> list[dict[str, Any]]:
     """The products whose sales grew most between their first and last point of the period."""
-    observations = schema.observations
+    observations, shop = schema.observations, schema.products
     query = (
         select(observations.c.product_id, observations.c.sales)
-        .where(observations.c.product_id.in_(list(products)), observations.c.observed_at >= since,
+        .join(shop, shop.c.product_id == observations.c.product_id)
+        .where(shop.c.seller_open_id == seller, observations.c.observed_at >= since,
                observations.c.observed_at <= until, observations.c.sales.is_not(None))
         .order_by(observations.c.product_id, observations.c.observed_at, observations.c.id)
     )
