@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect, Engine
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class SchemaError(RuntimeError):
@@ -158,6 +158,9 @@ products = Table(
     # when a later listing holds it. Schema version 3.
     Column("suspected_at", Timestamp),
     Column("suspected_run_id", BigInteger, ForeignKey("crawl_runs.run_id")),
+    # When a detail call last answered for it (set even when nothing changed): what
+    # ``details=changed`` measures a detail's age by. Schema version 4.
+    Column("detail_at", Timestamp),
 )
 
 skus = Table(
@@ -251,8 +254,13 @@ def _version_3(connection: Connection) -> None:
     _add_columns(connection, products, "suspected_at", "suspected_run_id")
 
 
+def _version_4(connection: Connection) -> None:
+    """Details only where something changed: when each product's detail last answered."""
+    _add_columns(connection, products, "detail_at")
+
+
 #: version -> step that brings a database from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2, 3: _version_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2, 3: _version_3, 4: _version_4}
 # Any constant: serializes schema creation between crawls that start at the same moment.
 _ADVISORY_LOCK = 1688_0001
 
