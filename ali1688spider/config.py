@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
                 "(``observations``) when one of them moved; at the end of a crawl, points older "
                 "than this many days are thinned to one a day per product (the day's last). 0: "
                 "every point is kept."),
+        Setting("ALI1688_DETAIL_MAX_AGE", "7d",
+                "With ``details=changed``: a product whose stored detail is older than this gets "
+                "a detail call even when its listing entry shows no change (stock and SKUs are "
+                "not in listings); seconds, or ``12h``, ``7d``; ``0``: never for age alone."),
         Setting("ALI1688_REMOVAL_MAX_SHARE", 0.2,
                 "When more than this share of a shop's stored products is missing from its listing, "
                 "the listing is suspect itself: nothing is removed and one warning says so."),
@@ -291,6 +296,28 @@ def get_int(settings: Mapping[str, Any], name: str, *, minimum: int = 0) -> int:
 #: How ``get_bool`` reads text (settings from ``-s`` and the environment are strings).
 BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                  "0": False, "false": False, "no": False, "off": False}
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(text: Any) -> float:
+    """Seconds of ``"90"``, ``"90s"``, ``"30m"``, ``"1h"`` or ``"3d"``; ValueError otherwise."""
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ValueError(text)
+    number, unit = match.groups()
+    return float(number) * _UNITS[unit or "s"]
+
+
+def get_duration(settings: Mapping[str, Any], name: str) -> float:
+    """Seconds of a duration setting (``parse_duration``); ConfigError naming it."""
+    raw = get_setting(settings, name)
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a duration (seconds, or 30m, 12h, 7d), got {raw!r}") from None
 
 
 def get_bool(settings: Mapping[str, Any], name: str) -> bool:

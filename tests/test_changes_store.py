@@ -184,7 +184,8 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(db_url, make_produc
     version_1 = MetaData()
     for table in schema.metadata.sorted_tables:
         if table is schema.products:
-            Table(table.name, version_1, *(c._copy() for c in table.columns if not c.name.startswith(("removed_", "suspected_"))))
+            Table(table.name, version_1, *(c._copy() for c in table.columns
+                                           if not c.name.startswith(("removed_", "suspected_")) and c.name != "detail_at"))
         elif table not in (schema.product_changes, schema.observations):
             table.to_metadata(version_1)
     with store.engine.begin() as connection:
@@ -204,3 +205,39 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(db_url, make_produc
     changes = store.write(store.start_run("shop", T0), [record]).changes
     assert [(c["kind"], c["change_pct"]) for c in changes] == [("price", "-20")]
     store.close()
+
+
+LISTING = {"source_api": "product.search.querySellerOfferList", "skus": None, "price_tiers": None, "stock": None}
+
+
+def test_a_listing_entry_whose_lowest_price_moved_is_a_price_change(store, make_product):
+    """Listing-only crawls store no highest price; the lowest one moving is still a change."""
+    changes = stored_then(store, make_product, {**LISTING, "price_min": "10", "price_max": "10"},
+                          {"price_min": "9", "price_max": "9"})
+    assert [(c["kind"], c["old"], c["new"], c["change_pct"]) for c in changes] == [
+        ("price", {"price_min": "10", "price_max": None}, {"price_min": "9", "price_max": None}, "-10")]
+
+
+def test_learning_the_highest_price_from_a_detail_is_no_change(store, make_product):
+    changes = stored_then(store, make_product, {**LISTING, "price_min": "72.92", "price_max": "72.92"},
+                          {"source_api": SAMPLE["source_api"], "skus": SAMPLE["skus"],
+                           "price_tiers": SAMPLE["price_tiers"], "stock": SAMPLE["stock"]})
+    assert [c["kind"] for c in changes if c["sku_id"] is None] == []
+
+
+def detail_times(store) -> dict[str, datetime | None]:
+    products = schema.products
+    with store.engine.connect() as connection:
+        return dict(connection.execute(select(products.c.product_id, products.c.detail_at)).all())
+
+
+def test_every_detail_stamps_its_time_and_a_list_entry_does_not(store, make_product):
+    first = make_product()
+    store.write(store.start_run("shop", T0), [product_record(first)])
+    assert detail_times(store) == {first["product_id"]: datetime.fromisoformat(first["crawled_at"])}
+    # The same detail later: nothing changed, yet the detail is fresh.
+    again = store.write(store.start_run("shop", T0), [product_record(make_product(crawled_at=LATER))])
+    assert again.unchanged == 1 and detail_times(store) == {first["product_id"]: datetime.fromisoformat(LATER)}
+    store.write(store.start_run("shop", T0),
+                [product_record(make_product(**LISTING, crawled_at="2026-03-01T00:00:00+00:00"))])
+    assert detail_times(store) == {first["product_id"]: datetime.fromisoformat(LATER)}

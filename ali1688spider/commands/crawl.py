@@ -132,7 +132,7 @@ class Command(ScrapyCrawlCommand):
         bare_worker = is_distributed(self.settings) and not has_job_arguments(opts.spargs)
         if check is not None and not bare_worker:
             try:
-                check(opts.spargs)
+                check(opts.spargs, settings=settings)
             except SpiderArgumentError as exc:
                 raise self._refuse(str(exc)) from None
         crawler = self._create_crawler(args[0])

@@ -22,7 +22,6 @@ between the workers of a distributed crawl.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
 from email.utils import parsedate_to_datetime
@@ -40,7 +39,7 @@ from ali1688spider.api.catalogue import (
     SEARCH_API,
     SHOP_LIST_API,
 )
-from ali1688spider.config import ConfigError, get_setting
+from ali1688spider.config import ConfigError, get_setting, parse_duration
 from ali1688spider.distributed.addon import CACHE_STORAGE
 from ali1688spider.distributed.keys import redis_url
 from ali1688spider.gateway.middleware import classify
@@ -72,19 +71,6 @@ CACHE_KINDS = {
     ACCOUNT_API: "own",
 }
 DEFAULT_EXPIRY = {"categories": "3d", "details": "1h", "listings": "1h", "own": "0"}
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-
-
-def parse_duration(text: Any) -> float:
-    """Seconds of ``"90"``, ``"90s"``, ``"30m"``, ``"1h"`` or ``"3d"``; ValueError otherwise."""
-    match = _DURATION.match(str(text))
-    if match is None:
-        raise ValueError(text)
-    number, unit = match.groups()
-    return float(number) * _UNITS[unit or "s"]
-
-
 def cache_expiry(settings: Mapping[str, Any]) -> dict[str, float]:
     """Seconds an answer of each kind stays fresh (0: not cached), from
     ``ALI1688_CACHE_EXPIRY`` (``kind=duration,…`` or a dict) over the defaults."""

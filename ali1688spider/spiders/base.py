@@ -100,11 +100,18 @@ class Ali1688Spider(scrapy.Spider):
         raise NotImplementedError(f"spider {self.name!r} must define requests_for(self, args)")
 
     @classmethod
-    def check_arguments(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Parse *raw* ``-a`` arguments; raises SpiderArgumentError with a one-line reason."""
+    def check_arguments(cls, raw: Mapping[str, Any], *, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Parse *raw* ``-a`` arguments (and, given the crawl's *settings*, check those the
+        arguments need); raises SpiderArgumentError with a one-line reason."""
         values = parse_arguments(cls.name, cls.arguments, raw)
         cls.check_combination(values)
+        if settings is not None:
+            cls.check_settings(values, settings)
         return values
+
+    @classmethod
+    def check_settings(cls, values: dict[str, Any], settings: Mapping[str, Any]) -> None:
+        """Hook for arguments that need a setting (``details=changed``, a database)."""
 
     @classmethod
     def check_combination(cls, values: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from ali1688spider.spiders.shop.spider import ShopSpider
 from ali1688spider.spiders.watchlist import check_entry, entry_from_seed, load_watchlist, target_key
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from scrapy import Request
     from twisted.python.failure import Failure
@@ -64,6 +64,12 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
         else:
             check_entry(values["entry"])
             values["entries"] = [values["entry"]]
+
+    @classmethod
+    def check_settings(cls, values: dict[str, Any], settings: Mapping[str, Any]) -> None:
+        for entry in values["entries"]:
+            if entry.kind == "shop":
+                ShopSpider.check_settings(check_entry(entry), settings)
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):

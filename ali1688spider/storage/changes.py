@@ -91,7 +91,9 @@ def detect_changes(
             changes.add(name, stored[name], known[name])
     old_span = (stored["price_min"], stored["price_max"])
     new_span = tuple(known[n] if known[n] is not None else old for n, old in zip(("price_min", "price_max"), old_span))
-    if None not in old_span and new_span != old_span:
+    # Each end that both sides know: a list entry knows only the lowest price, and a row only
+    # listings ever stored has no highest, yet a lowest price that moved is a price change.
+    if any(old is not None and new != old for old, new in zip(old_span, new_span)):
         changes.add(
             "price",
             {"price_min": price_text(old_span[0]), "price_max": price_text(old_span[1])},

@@ -56,6 +56,12 @@ class ProductRecord:
     tiers: list[dict[str, Any]] | None
     observed_at: datetime
 
+    @property
+    def is_detail(self) -> bool:
+        """Whether a detail call (or a full product model) said this, not a list entry."""
+        source = self.columns["source_api"]
+        return source is not None and source not in LIST_ENTRY_SOURCES
+
     @cached_property
     def skus_hash(self) -> str | None:
         if self.skus is None:

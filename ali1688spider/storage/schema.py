@@ -158,6 +158,9 @@ products = Table(
     # when a later listing holds it. Schema version 3.
     Column("suspected_at", Timestamp),
     Column("suspected_run_id", BigInteger, ForeignKey("crawl_runs.run_id")),
+    # When a detail call last answered for it (set even when nothing changed): what
+    # ``details=changed`` measures a detail's age by. Schema version 4.
+    Column("detail_at", Timestamp),
 )
 
 skus = Table(
@@ -269,7 +272,9 @@ def _version_3(connection: Connection) -> None:
 
 
 def _version_4(connection: Connection) -> None:
-    """History for competitor analysis: ``observations``."""
+    """Details only where something changed, and history for competitor analysis: when each
+    product's detail last answered, and ``observations``."""
+    _add_columns(connection, products, "detail_at")
     observations.create(connection)
 
 

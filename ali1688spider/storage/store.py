@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -301,12 +301,25 @@ class Store:
                 new_rows = [row for group in replacements.values() for row in group]
                 if new_rows:
                     connection.execute(table.insert(), new_rows)
+        self._mark_detailed(connection, records)
         if history:
             connection.execute(schema.price_history.insert(), history)
         if observed:
             connection.execute(schema.observations.insert(), observed)
         if result.changes:
             connection.execute(schema.product_changes.insert(), result.changes)
+
+    @staticmethod
+    def _mark_detailed(connection: Connection, records: Sequence[ProductRecord]) -> None:
+        """When each detail of the batch answered, unchanged products included: the age
+        ``details=changed`` measures (a bookkeeping column, apart from the product's content)."""
+        products = schema.products
+        rows = [{"id": record.product_id, "at": record.observed_at} for record in records if record.is_detail]
+        if rows:
+            connection.execute(
+                update(products).where(products.c.product_id == bindparam("id")).values(detail_at=bindparam("at")),
+                rows,
+            )
 
     @staticmethod
     def _stored_skus(

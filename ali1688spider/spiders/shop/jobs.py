@@ -74,7 +74,7 @@ class ShopJob:
             "seller_open_id": self.seller_open_id,
             "member_id": self.member_id,
             "since": self.since.isoformat() if self.since else None,
-            "details": bool(self.args["details"]),
+            "details": self.args["details"],
             "page_size": (self.book.page_size if self.book else None) or self.page_size,
             "max_pages": self.book.max_pages if self.book else None,
         }

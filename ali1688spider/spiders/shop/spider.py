@@ -66,6 +66,13 @@ from ali1688spider.spiders.shop.jobs import (
     modified_time,
     parse_split_order,
 )
+from ali1688spider.spiders.shop.changed import (
+    CHANGED,
+    ChangedDetails,
+    as_details,
+    count_reason,
+    max_detail_age,
+)
 from ali1688spider.spiders.shop.resolve import ShopResolution
 from ali1688spider.spiders.shop.slicing import (
     CategoryNode,
@@ -77,7 +84,7 @@ from ali1688spider.spiders.shop.slicing import (
 from ali1688spider.spiders.shop.syncstate import Mark, SyncState
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
     from scrapy import Request
     from scrapy.http import Response
@@ -98,7 +105,9 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         "shop_url": Argument(parse_shop_ref, "a shop URL such as https://NAME.1688.com/"),
         "member_id": Argument(as_text, "a memberId such as b2b-1234567890"),
         "own": Argument(as_bool, "1 to crawl the authorizing seller's own catalogue", False),
-        "details": Argument(as_bool, "1 to fetch each product's full detail, 0 not to", False),
+        "details": Argument(as_details, "1 to fetch each product's full detail, 0 not to, changed for "
+                            "only those whose listing entry or detail age calls for it (needs "
+                            "ALI1688_DB_URL)", False),
         "since": Argument(as_datetime, "an ISO date: only products modified since then"),
         "incremental": Argument(
             as_bool, "1 to crawl only what changed since the last complete crawl", False
@@ -119,6 +128,11 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                 "spider 'shop': give either since= or incremental=1 (which starts from the "
                 "last complete crawl), not both"
             )
+
+    @classmethod
+    def check_settings(cls, values: dict[str, Any], settings: Mapping[str, Any]) -> None:
+        if values["details"] == CHANGED:
+            max_detail_age(settings)
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -477,9 +491,11 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         self.count_anomalies(anomalies)
         return product
 
-    def take(self, job: ShopJob, products: Iterable[dict[str, Any]]) -> Iterator[Any]:
-        """New products of the listing: emitted, or their detail asked for (``details=1``)."""
+    def take(self, job: ShopJob, products: Sequence[dict[str, Any]]) -> Iterator[Any]:
+        """New products of the listing: emitted, or their detail asked for (``details=1``, or
+        with ``details=changed`` where the stored rows call for it)."""
         stats = self.crawler.stats
+        reasons = self.changed_details.reasons(products) if job.args["details"] == CHANGED else None
         for product in products:
             product_id = product["product_id"]
             if product_id is None:
@@ -505,6 +521,14 @@ class ShopSpider(ShopResolution, Ali1688Spider):
                     extra = job.ledger.extra
                     extra["stored_before_crash"] = extra.get("stored_before_crash", 0) + 1
                     continue
+                if reasons is not None:
+                    reason = reasons[product_id]
+                    count_reason(job.ledger, reason)
+                    stats.inc_value(f"ali1688/details/{reason or 'unchanged'}")
+                    if reason is None:
+                        # Listed, and nothing a detail would add is known to have moved.
+                        yield self.finish(job, product)
+                        continue
                 yield self.shop_detail_request(job, product)
             else:
                 yield self.finish(job, product)
@@ -522,6 +546,10 @@ class ShopSpider(ShopResolution, Ali1688Spider):
     def left_out(self, job: ShopJob, product_id: str) -> None:
         self.crawler.stats.inc_value("ali1688/shop/left_out")
         job.ledger.note_skipped(product_id)
+
+    @cached_property
+    def changed_details(self) -> ChangedDetails:
+        return ChangedDetails.from_settings(self.crawler.settings)
 
     @cached_property
     def stored_before_crash(self) -> frozenset[str]:
@@ -572,6 +600,8 @@ class ShopSpider(ShopResolution, Ali1688Spider):
 
     def closed(self, reason: str) -> None:
         """Store each complete shop's high-water mark for ``incremental=1``."""
+        if "changed_details" in self.__dict__:
+            self.changed_details.close()
         if reason != "finished":
             return
         for job in self.jobs.values():
