@@ -152,6 +152,18 @@ def test_call_fills_in_the_country_and_names_every_missing_parameter_at_once(san
                               "add sellerOpenId=… beginPage=…\n")
 
 
+@pytest.mark.parametrize(("action", "description"), [
+    ("url", "Print the authorization URL for the app"),
+    ("exchange", "Trade the code 1688 redirected with"),
+    ("refresh", "Get a new access token with the stored refresh token"),
+    ("status", "Show which tokens the token store holds"),
+])
+def test_each_auth_action_describes_itself_in_its_help(action, description):
+    shown = ali1688("auth", action, "--help", env={})
+    assert shown.returncode == 0
+    assert shown.stdout.split("\n\n")[1].startswith(description)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
