@@ -4,7 +4,7 @@ failed crawl.
 A bad ``-a`` argument or setting ends the command with one usage line (exit 2) before anything
 starts; with ``LOG_FILE`` set (scrapyd sets it) the line goes to the log too, the only output
 such runners keep. A misspelt ``ALI1688_*`` setting gets a warning naming the nearest known
-one. A crawl that closes with an ``ali1688_*`` failure reason, or whose feed could not be
+one, and so does a crawl that stores its items nowhere. A crawl that closes with an ``ali1688_*`` failure reason, or whose feed could not be
 stored, exits 1.
 """
 
@@ -77,6 +77,17 @@ def warn_misspelt_settings(settings: BaseSettings) -> None:
         logger.warning("Unknown setting %s is ignored: %s", name, hint)
 
 
+def warn_nothing_stored(settings: BaseSettings) -> None:
+    """One warning when the crawl keeps its items nowhere: no feed and no database. The crawl
+    still runs (a dry run is a fair wish); the report alone would say "complete" for products
+    that went nowhere."""
+    if settings.getdict("FEEDS") or get_str(settings, DB_URL_SETTING):
+        return
+    logger.warning("This crawl stores its items nowhere: no feed (-O FILE or FEEDS) and no %s; "
+                   "add e.g. -O products.jsonl or -s %s=sqlite:///ali1688.db to keep them",
+                   DB_URL_SETTING, DB_URL_SETTING)
+
+
 def settings_with_addon(settings: BaseSettings) -> BaseSettings:
     """*settings* as the crawl will see them once the add-on has set its own (a copy); a
     ConfigError when the add-on is listed twice or cannot take the project as it is."""
@@ -116,6 +127,7 @@ class Command(ScrapyCrawlCommand):
             remember_setting_secrets(settings)
         except ConfigError as exc:
             raise self._refuse(str(exc)) from None
+        warn_nothing_stored(settings)
         loader = self.crawler_process.spider_loader
         try:
             spidercls = loader.load(args[0])
