@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 from ali1688spider.config import ConfigError
 from ali1688spider.distributed.addon import DistributedAddon
+from ali1688spider.gateway.request import API_DOWNLOAD_SLOT
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -58,11 +60,9 @@ ITEM_PIPELINES = {
     "ali1688spider.pipelines.sql.SqlPipeline": 400,
 }
 SETTINGS: dict[str, Any] = {
-    # Pacing is the pacer's job (ALI1688_QPS): the downloader only needs enough slots to keep
-    # calls in flight while earlier ones wait for their answers.
+    # Pacing is the pacer's job (ALI1688_QPS): the downloader only needs enough room to keep
+    # calls in flight while earlier ones wait for their answers (their own slot: _add_api_slot).
     "CONCURRENT_REQUESTS": 32,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
-    "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
     "DOWNLOAD_TIMEOUT": 60,
     # API answers are a few MB at most: a larger one (or a gzip bomb) is refused.
@@ -102,11 +102,21 @@ class Addon:
                 settings.setdefault_in_component_priority_dict(name, load_object(component), order)
         for name, value in SETTINGS.items():
             settings.set(name, value, priority="addon")
+        _add_api_slot(settings)
         exporters = settings["FEED_EXPORTERS"]
         if "csv" not in exporters:
             # CSV cells hold nested fields (skus, price_tiers, images) as JSON text.
             exporters["csv"] = "ali1688spider.exporters.JsonCellCsvItemExporter"
         DistributedAddon().update_settings(settings)
+
+
+def _add_api_slot(settings: BaseSettings) -> None:
+    """The download slot of API calls (``API_DOWNLOAD_SLOT``) in ``DOWNLOAD_SLOTS``, unless the
+    project sets that slot itself: no delay, as many calls in flight as ``CONCURRENT_REQUESTS``."""
+    slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+    slots.setdefault(API_DOWNLOAD_SLOT, {"concurrency": settings.getint("CONCURRENT_REQUESTS"), "delay": 0, "jitter": 0})
+    priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["addon"])
+    settings.set("DOWNLOAD_SLOTS", slots, priority=priority)
 
 
 def _path(handler: Any) -> str:

@@ -139,6 +139,31 @@ def test_call_explains_an_acl_refusal_with_the_permission_package(sandbox_factor
     assert missing.returncode == 1 and "[not_found]" in missing.stderr
 
 
+def test_call_fills_in_the_country_and_names_every_missing_parameter_at_once(sandbox):
+    env = {"ALI1688_GATEWAY_URL": sandbox.url}
+    offer_id = sandbox.shops()[0]["sample_offer_id"]
+    detail = ali1688("call", "product.search.queryProductDetail", f"offerId={offer_id}", env=env)
+    assert detail.returncode == 0, detail.stderr
+    assert json.loads(detail.stdout)["result"]["result"]["offerId"] == int(offer_id)
+
+    missing = ali1688("call", "product.search.querySellerOfferList", "pageSize=5", env=env)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr == ("ali1688 call: product.search.querySellerOfferList needs sellerOpenId, beginPage: "
+                              "add sellerOpenId=… beginPage=…\n")
+
+
+@pytest.mark.parametrize(("action", "description"), [
+    ("url", "Print the authorization URL for the app"),
+    ("exchange", "Trade the code 1688 redirected with"),
+    ("refresh", "Get a new access token with the stored refresh token"),
+    ("status", "Show which tokens the token store holds"),
+])
+def test_each_auth_action_describes_itself_in_its_help(action, description):
+    shown = ali1688("auth", action, "--help", env={})
+    assert shown.returncode == 0
+    assert shown.stdout.split("\n\n")[1].startswith(description)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -127,3 +127,21 @@ async def test_a_bare_worker_takes_its_jobs_from_redis_seeds(sandbox, tmp_path, 
     done = await InProcessCrawl(ProductSpider, settings).run()
     assert sorted(item["product_id"] for item in done.items) == sorted(ids)
     assert done.stats["ali1688/seeds/taken"] == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_calls_are_not_held_back_by_a_projects_politeness_for_web_pages(sandbox, tmp_path):
+    # `scrapy startproject`'s template: one request per domain, one second apart.
+    polite = {"DOWNLOAD_DELAY": 1, "CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+    crawl = InProcessCrawl(ShopSpider, sandbox_settings(sandbox, tmp_path, **polite))
+    slots = []
+
+    def reached(request: Any) -> None:
+        slot = crawl.crawler.engine.downloader.slots[request.meta["download_slot"]]
+        slots.append((slot.delay, slot.concurrency))
+
+    crawl.crawler.signals.connect(reached, signal=signals.request_reached_downloader)
+    shop = sandbox.shop(100)
+    await crawl.run(seller_open_id=shop["seller_open_id"])
+    assert len(crawl.items) == shop["products"]
+    assert slots and set(slots) == {(0, 32)}

@@ -66,8 +66,10 @@ def test_a_damaged_jobdir_queue_is_one_line_and_exit_2_before_any_call(sandbox_f
     job = tmp_path / "job"
     args = shop_args(sandbox)
     # Ten calls, then the budget is spent: the rest of the crawl stays queued in JOBDIR.
-    first = crawl("shop", args=args, env=sandbox.env(),
-                  settings={"JOBDIR": str(job), "ALI1688_MAX_REQUESTS": "10"})
+    # The sandbox sets no rate: neither does the crawl (ALI1688_QPS's default of 10 would make
+    # the resumed crawl's 700 detail calls last over a minute).
+    unpaced = {"ALI1688_QPS": "500", "JOBDIR": str(job)}
+    first = crawl("shop", args=args, env=sandbox.env(), settings={**unpaced, "ALI1688_MAX_REQUESTS": "10"})
     assert first.stats["finish_reason"] == "ali1688_budget_spent", first.log[-3000:]
     queues = [p for p in (job / "requests.queue").rglob("*") if p.is_file() and p.name != "active.json"]
     assert queues
@@ -79,7 +81,7 @@ def test_a_damaged_jobdir_queue_is_one_line_and_exit_2_before_any_call(sandbox_f
     damaged.write_bytes(bytes(data))
     sandbox.post("/sandbox/stats/reset")
 
-    result = crawl("shop", args=args, env=sandbox.env(), settings={"JOBDIR": str(job)})
+    result = crawl("shop", args=args, env=sandbox.env(), settings=unpaced)
     assert result.returncode == 2, result.log[-3000:]
     assert f"JOBDIR {job} is damaged: the queue requests.queue/" in result.log
     assert "Traceback" not in result.log
@@ -90,5 +92,5 @@ def test_a_damaged_jobdir_queue_is_one_line_and_exit_2_before_any_call(sandbox_f
     # An intact JOBDIR resumes to the end.
     shutil.rmtree(job)
     shutil.copytree(backup, job)
-    resumed = crawl("shop", args=args, env=sandbox.env(), settings={"JOBDIR": str(job)})
+    resumed = crawl("shop", args=args, env=sandbox.env(), settings=unpaced)
     assert resumed.returncode == 0, resumed.log[-3000:]

@@ -41,11 +41,11 @@ CRAWLS = [
 ]
 
 
-def store_crawls(db_url: str, make_product, titles: dict[str, str]) -> str:
-    """The crawls of CRAWLS, stored in *db_url* with these product *titles*."""
+def store_crawls(db_url: str, make_product, titles: dict[str, str], crawls=CRAWLS) -> str:
+    """The *crawls* (CRAWLS), stored in *db_url* with these product *titles*."""
     store = Store(db_url)
     store.open()
-    for when, prices in CRAWLS:
+    for when, prices in crawls:
         run = store.start_run("product", make_product()["crawled_at"])
         store.write(run, [
             product_record(make_product(
@@ -191,6 +191,22 @@ def test_characters_the_default_font_lacks_come_from_an_installed_font_that_has_
     families = {tuple(family) for _, family in legend_of(figure)}
     assert len(families) == 1 and len(next(iter(families))) == 2
     assert "note:" not in err
+
+
+def test_the_chart_shows_the_products_whose_price_changed_most_not_most_often(
+        tmp_path, make_product, monkeypatch, capsys):
+    # Nine products step by 1 % in each of three crawls; one more falls by 20 % once, another
+    # rises by 25 % once: those two are among the eight drawn, whatever their ids.
+    steady = [f"61000000010{n}" for n in range(9)]
+    drop, rise = "610000000201", "610000000202"
+    crawls = [(f"2026-01-0{day + 1}T09:00:00+00:00",
+               {**{pid: str(100 + day) for pid in steady}, drop: "10" if day < 2 else "8", rise: "4" if day < 1 else "5"})
+              for day in range(4)]
+    titles = {pid: "x" for pid in [*steady, drop, rise]}
+    db = store_crawls(f"sqlite:///{tmp_path / 'ali1688.db'}", make_product, titles, crawls)
+    figure, _ = chart_of(tmp_path, monkeypatch, capsys, db)
+    drawn = [text.split()[0] for text, _ in legend_of(figure)]
+    assert len(drawn) == 8 and {rise, drop} <= set(drawn)
 
 
 @pytest.fixture

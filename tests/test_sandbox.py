@@ -932,3 +932,9 @@ def test_bad_change_bodies_are_clear_errors_and_change_nothing(client, endpoint,
     assert answer.status_code == status
     assert answer.json()["error"].startswith(message)
     assert client.truth("shops") == shops
+
+
+def test_the_shops_ground_truth_answers_chinese_as_it_is(sandbox):
+    body = requests.get(f"{sandbox.base_url}/sandbox/shops", timeout=30).content.decode("utf-8")
+    names = [shop["name"] for shop in sandbox.shops()]
+    assert all(name in body for name in names) and "\\u" not in body

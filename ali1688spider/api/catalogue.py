@@ -44,6 +44,10 @@ class ApiSpec:
     # price filters but no time filter; getList has time filters (day precision) but no
     # price filter (reference §6.3, §6.6). Both filter by category.
     split_filters: tuple[str, ...] = ()
+    # The business parameters the API refuses a call without (inside ``wrapper_param`` when it
+    # has one). The gateway names one missing parameter per answer; knowing them all lets a
+    # caller name every missing one before any call.
+    required: tuple[str, ...] = ()
 
     @property
     def doc_id(self) -> str:
@@ -52,8 +56,8 @@ class ApiSpec:
 
 
 _SPECS = (
-    ApiSpec("alibaba.product.get", PRODUCT_NS),
-    ApiSpec("alibaba.product.simple.get", PRODUCT_NS),
+    ApiSpec("alibaba.product.get", PRODUCT_NS, required=("productID", "webSite")),
+    ApiSpec("alibaba.product.simple.get", PRODUCT_NS, required=("productID", "webSite")),
     ApiSpec(
         OWN_LIST_API,
         PRODUCT_NS,
@@ -64,8 +68,8 @@ _SPECS = (
         total_field="count",
         split_filters=(TIME, CATEGORY),
     ),
-    ApiSpec(CATEGORY_API, PRODUCT_NS, needs_token=False),
-    ApiSpec("category.translation.getById", CROSSBORDER_NS),
+    ApiSpec(CATEGORY_API, PRODUCT_NS, needs_token=False, required=("categoryID",)),
+    ApiSpec("category.translation.getById", CROSSBORDER_NS, required=("language", "categoryId")),
     ApiSpec(
         SEARCH_API,
         CROSSBORDER_NS,
@@ -74,6 +78,7 @@ _SPECS = (
         page_size_field="pageSize",
         entries_field="data",
         total_field="totalRecords",
+        required=("keyword", "beginPage", "pageSize", "country"),
     ),
     ApiSpec(
         SHOP_LIST_API,
@@ -84,8 +89,9 @@ _SPECS = (
         entries_field="data",
         total_field="totalRecords",
         split_filters=(PRICE, CATEGORY),
+        required=("sellerOpenId", "beginPage", "pageSize", "country"),
     ),
-    ApiSpec(DETAIL_API, CROSSBORDER_NS, wrapper_param="offerDetailParam"),
+    ApiSpec(DETAIL_API, CROSSBORDER_NS, wrapper_param="offerDetailParam", required=("offerId", "country")),
     ApiSpec(ACCOUNT_API, ACCOUNT_NS),
     ApiSpec(CROSS_ACCOUNT_API, ACCOUNT_NS),
     ApiSpec("getToken", "system.oauth2", needs_token=False, needs_signature=False),

@@ -44,17 +44,25 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    url = actions.add_parser("url", help="print the URL where the seller grants access")
+    url = actions.add_parser("url", help="print the URL where the seller grants access", description=(
+        "Print the authorization URL for the app: the seller opens it, grants access, and 1688 "
+        "redirects to --redirect-uri with a code for `ali1688 auth exchange`."))
     _add_redirect_uri(url)
     url.add_argument("--state", help="opaque value 1688 sends back (default: random)")
     url.add_argument("--site", default="1688", help="site parameter (default 1688)")
     url.add_argument("--authorize-url", metavar="URL", help="authorize page (default: the gateway's)")
-    exchange = actions.add_parser("exchange", help="trade an authorization code for tokens and store them")
+    exchange = actions.add_parser("exchange", help="trade an authorization code for tokens and store them", description=(
+        "Trade the code 1688 redirected with (or the whole redirect URL) for an access and a "
+        "refresh token, and keep them in the token store (ALI1688_TOKEN_STORE)."))
     exchange.add_argument("code", metavar="CODE", help="the code, or the whole URL 1688 redirected to")
     _add_redirect_uri(exchange)
     exchange.add_argument("--state", help="reject a redirect URL whose state differs")
-    actions.add_parser("refresh", help="get a new access token with the stored refresh token")
-    actions.add_parser("status", help="show which tokens are stored and when they expire")
+    actions.add_parser("refresh", help="get a new access token with the stored refresh token", description=(
+        "Get a new access token with the stored refresh token and store both; crawls refresh on "
+        "their own, this is for scripts and for checking a refresh token still works."))
+    actions.add_parser("status", help="show which tokens are stored and when they expire", description=(
+        "Show which tokens the token store holds for the app key: the account they are for and "
+        "when each expires, never the tokens themselves."))
     for action in actions.choices.values():
         add_connection_arguments(action)
 

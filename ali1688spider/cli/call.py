@@ -2,7 +2,8 @@
 
 Prints the JSON answer. On an error answer it prints the classified error and exits 1; when
 the gateway refuses the app permission (``gw.APIACLDecline``) it says which solution
-(permission package) to add. The access token comes from the token store, else from
+(permission package) to add. Every required parameter missing is named in one line (exit 2)
+before any call; ``country`` defaults to ``ALI1688_COUNTRY``. The access token comes from the token store, else from
 ``ALI1688_ACCESS_TOKEN``; an expiring or refused token is refreshed once (and stored).
 """
 
@@ -48,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
 
 
-def parse_params(pairs: list[str], spec: ApiSpec) -> dict[str, Any]:
-    """``KEY=VALUE`` words as call parameters (see the ``params`` help)."""
+def parse_params(pairs: list[str], spec: ApiSpec, *, country: str | None = None) -> dict[str, Any]:
+    """``KEY=VALUE`` words as call parameters (see the ``params`` help), with *country* where the
+    API requires one and none was given; a CommandError naming every required one missing."""
     items = []
     for pair in pairs:
         key, sep, text = pair.partition("=")
@@ -57,9 +59,16 @@ def parse_params(pairs: list[str], spec: ApiSpec) -> dict[str, Any]:
             raise CommandError(f"parameter {pair!r} is not KEY=VALUE")
         items.append((key, text))
     wrapper = spec.wrapper_param
-    if wrapper and items and wrapper not in dict(items):
-        return {wrapper: {key: _value(key, text, nested=True) for key, text in items}}
-    return {key: _value(key, text, nested=False) for key, text in items}
+    if wrapper and wrapper in dict(items):
+        return {key: _value(key, text, nested=False) for key, text in items}
+    params = {key: _value(key, text, nested=bool(wrapper)) for key, text in items}
+    if country and "country" in spec.required:
+        params.setdefault("country", country)
+    missing = [name for name in spec.required if params.get(name) in (None, "")]
+    if missing:
+        raise CommandError(f"{spec.name} needs {', '.join(missing)}: add "
+                           + " ".join(f"{name}=…" for name in missing), status=2)
+    return {wrapper: params} if wrapper else params
 
 
 def _value(key: str, text: str, *, nested: bool) -> Any:
@@ -73,13 +82,14 @@ def _value(key: str, text: str, *, nested: bool) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ali1688spider.api.errors import ApiCallError, ErrorKind, unwrap_result
+    from ali1688spider.config import get_str
     from ali1688spider.gateway.client import explain_error, resolve_api
 
     try:
         spec = resolve_api(args.api)
     except KeyError as exc:
         raise CommandError(exc.args[0]) from None
-    params = parse_params(args.params, spec)
+    params = parse_params(args.params, spec, country=get_str({}, "ALI1688_COUNTRY"))
     connection = connect(args)
     client = connection.client
     use_token = spec.needs_token and not args.no_token

@@ -4,7 +4,8 @@ failed crawl.
 A bad ``-a`` argument or setting ends the command with one usage line (exit 2) before anything
 starts; with ``LOG_FILE`` set (scrapyd sets it) the line goes to the log too, the only output
 such runners keep. A misspelt ``ALI1688_*`` setting gets a warning naming the nearest known
-one. A crawl that closes with an ``ali1688_*`` failure reason, or whose feed could not be
+one, and so does a crawl that stores its items nowhere. A crawl stopped by SIGINT or SIGTERM
+before it was complete exits 130 or 143 and its last line says how to resume it. A crawl that closes with an ``ali1688_*`` failure reason, or whose feed could not be
 stored, exits 1.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 from ali1688spider.addon import Addon, listed_addons, uses_addon
 from ali1688spider.alerts import WEBHOOK_SETTING
 from ali1688spider.closing import FAILURE_REASONS
+from ali1688spider.commands.interrupted import EXIT_CODES, SHUTDOWN_REASON, SignalWatch, resume_hint
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_str, misspelt_settings
 from ali1688spider.distributed.addon import check_redis
 from ali1688spider.distributed.keys import is_distributed
@@ -77,6 +80,17 @@ def warn_misspelt_settings(settings: BaseSettings) -> None:
         logger.warning("Unknown setting %s is ignored: %s", name, hint)
 
 
+def warn_nothing_stored(settings: BaseSettings) -> None:
+    """One warning when the crawl keeps its items nowhere: no feed and no database. The crawl
+    still runs (a dry run is a fair wish); the report alone would say "complete" for products
+    that went nowhere."""
+    if settings.getdict("FEEDS") or get_str(settings, DB_URL_SETTING):
+        return
+    logger.warning("This crawl stores its items nowhere: no feed (-O FILE or FEEDS) and no %s; "
+                   "add e.g. -O products.jsonl or -s %s=sqlite:///ali1688.db to keep them",
+                   DB_URL_SETTING, DB_URL_SETTING)
+
+
 def settings_with_addon(settings: BaseSettings) -> BaseSettings:
     """*settings* as the crawl will see them once the add-on has set its own (a copy); a
     ConfigError when the add-on is listed twice or cannot take the project as it is."""
@@ -116,6 +130,7 @@ class Command(ScrapyCrawlCommand):
             remember_setting_secrets(settings)
         except ConfigError as exc:
             raise self._refuse(str(exc)) from None
+        warn_nothing_stored(settings)
         loader = self.crawler_process.spider_loader
         try:
             spidercls = loader.load(args[0])
@@ -137,12 +152,17 @@ class Command(ScrapyCrawlCommand):
                 raise self._refuse(str(exc)) from None
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
+        watch = SignalWatch()
+        logging.getLogger("scrapy.crawler").addFilter(watch)
         self.crawler_process.start()
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
-        elif crawler.stats and (
-            crawler.stats.get_value("finish_reason") in FAILURE_REASONS or feed_not_stored(crawler.stats)
-        ):
+        # A signal during start-up stops the crawl before the spider closes: no reason at all.
+        elif watch.signame in EXIT_CODES and reason in (SHUTDOWN_REASON, None):
+            self.exitcode = EXIT_CODES[watch.signame]
+            logger.warning("%s", resume_hint(watch.signame, settings, args[0], sys.argv[1:]))
+        elif reason in FAILURE_REASONS or (crawler.stats and feed_not_stored(crawler.stats)):
             self.exitcode = 1
 
     def _refuse(self, message: str) -> UsageError:

@@ -37,6 +37,11 @@ NOT_BEFORE_META_KEY = "ali1688_not_before"
 QPS_RETRIES_META_KEY = "ali1688_qps_retries"
 RETRIES_META_KEY = "ali1688_retries"
 TOKEN_RETRIED_META_KEY = "ali1688_token_retried"
+#: The download slot every API call goes through: the add-on gives it no delay and room for
+#: ``CONCURRENT_REQUESTS`` calls, so that a project's politeness for web pages
+#: (``DOWNLOAD_DELAY = 1`` and one request per domain in ``scrapy startproject``'s template)
+#: does not hold calls to one a second. The pacer (``ALI1688_QPS``) sets their rate.
+API_DOWNLOAD_SLOT = "ali1688-api"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
 
 
@@ -72,6 +77,8 @@ def build_api_request(
         # An API call is no page: a project's ROBOTSTXT_OBEY (on in `scrapy startproject`'s
         # template) must not fetch the gateway's robots.txt or hold calls back for it.
         "dont_obey_robotstxt": True,
+        "download_slot": API_DOWNLOAD_SLOT,
+        "autothrottle_dont_adjust_delay": True,
     }
     return Request(
         canonical_api_url(origin, api_name),
