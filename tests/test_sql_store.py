@@ -58,8 +58,14 @@ def test_storing_the_same_batch_twice_changes_nothing(store, make_product):
     later = [make_product(product_id=i["product_id"], crawled_at="2026-02-01T00:00:00+00:00") for i in items]
     second = store.write(again, [product_record(i) for i in later])
     assert (second.new, second.changed, second.unchanged, second.price_changes) == (0, 0, 5, 0)
-    for table in (schema.products, schema.skus, schema.price_tiers, schema.price_history):
+    for table in (schema.skus, schema.price_tiers, schema.price_history):
         assert rows(store, table) == snapshot[table.name]
+    # The products' content is as it was; only the bookkeeping of when their detail last
+    # answered (what details=changed measures its age by) moved to the second crawl.
+    later_at = datetime.fromisoformat("2026-02-01T00:00:00+00:00")
+    assert [{**row, "detail_at": None} for row in rows(store, schema.products)] == \
+        [{**row, "detail_at": None} for row in snapshot["products"]]
+    assert {row["detail_at"] for row in rows(store, schema.products)} == {later_at}
     assert len(snapshot["skus"]) == 10 and len(snapshot["price_tiers"]) == 10
     assert [r["kind"] for r in snapshot["price_history"]] == ["first"] * 5
     runs = rows(store, schema.crawl_runs)

@@ -21,6 +21,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from ali1688spider.api.catalogue import DETAIL_API
 from ali1688spider.config import get_float
 from ali1688spider.reporting.ledger import ledger_for
 
@@ -124,11 +125,15 @@ class Progress:
         self.samples.append((now, calls, listed, delivered))
         elapsed = max(now - then, 1e-9)
         total = self.ledger.expected_total() if self.ledger.targets else None
+        # A detail phase only where details are fetched: in a listing-only crawl the items
+        # still in the pipelines are no phase of their own.
+        details = bool(self.crawler.stats.get_value(f"ali1688/calls/{DETAIL_API}"))
         logger.info(
             "%s",
             progress_line(
                 listed, total, (calls - calls_then) / elapsed, (listed - listed_then) / elapsed,
                 self.crawler.stats.get_value("ali1688/cache/hit", 0),
-                delivered=delivered, delivered_per_second=(delivered - delivered_then) / elapsed,
+                delivered=delivered if details else None,
+                delivered_per_second=(delivered - delivered_then) / elapsed,
             ),
         )

@@ -131,7 +131,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
 
     @classmethod
     def check_settings(cls, values: dict[str, Any], settings: Mapping[str, Any]) -> None:
-        if values["details"] == CHANGED:
+        if values.get("details") == CHANGED:
             max_detail_age(settings)
 
     @classmethod
@@ -146,6 +146,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         # Category children by parent id ("0" = the level-1 list), shared by every job.
         self.category_children: dict[str, list[CategoryNode]] = {}
         self._unsaved: dict[str, dict[str, Any]] = {}
+        self._changed: ChangedDetails | None = None
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -495,7 +496,7 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         """New products of the listing: emitted, or their detail asked for (``details=1``, or
         with ``details=changed`` where the stored rows call for it)."""
         stats = self.crawler.stats
-        reasons = self.changed_details.reasons(products) if job.args["details"] == CHANGED else None
+        reasons = self.changed_details().reasons(products) if job.args["details"] == CHANGED else None
         for product in products:
             product_id = product["product_id"]
             if product_id is None:
@@ -547,9 +548,12 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         self.crawler.stats.inc_value("ali1688/shop/left_out")
         job.ledger.note_skipped(product_id)
 
-    @cached_property
     def changed_details(self) -> ChangedDetails:
-        return ChangedDetails.from_settings(self.crawler.settings)
+        """The stored rows ``details=changed`` compares listings with, opened on first use (a
+        method, not a property: feed exports read every attribute of the spider)."""
+        if self._changed is None:
+            self._changed = ChangedDetails.from_settings(self.crawler.settings)
+        return self._changed
 
     @cached_property
     def stored_before_crash(self) -> frozenset[str]:
@@ -600,8 +604,8 @@ class ShopSpider(ShopResolution, Ali1688Spider):
 
     def closed(self, reason: str) -> None:
         """Store each complete shop's high-water mark for ``incremental=1``."""
-        if "changed_details" in self.__dict__:
-            self.changed_details.close()
+        if self._changed is not None:
+            self._changed.close()
         if reason != "finished":
             return
         for job in self.jobs.values():
