@@ -74,6 +74,7 @@ def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
     if url:
         _check_database_url(url)
     share = get_float(settings, "ALI1688_REMOVAL_MAX_SHARE")
+    history_days = get_int(settings, "ALI1688_HISTORY_DAILY_AFTER_DAYS")
     if share > 1:
         raise ConfigError(f"ALI1688_REMOVAL_MAX_SHARE must be a share between 0 and 1 (e.g. 0.2), got {share:g}")
     return SqlSettings(
@@ -82,7 +83,7 @@ def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
         detect_changes=get_choice(settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
         proof_by_detail=get_choice(settings, "ALI1688_REMOVAL_PROOF", ("detail", "listings")) == "detail",
         removal_max_share=share,
-        daily_history_after=timedelta(days=days) if (days := get_int(settings, "ALI1688_HISTORY_DAILY_AFTER_DAYS")) else None,
+        daily_history_after=timedelta(days=history_days) if history_days else None,
     )
 
 

@@ -86,16 +86,19 @@ class SharedLedger:
     def _run_key(self) -> str:
         return run_key(self.prefix, self.spider)
 
-    def _keys(self, target: TargetLedger, *, joining: bool = False) -> tuple[str, str, str, str]:
-        """The keys of *target* in this worker's run: the running one, joined (or started) when
-        *joining* (a write); when only reading, the current one, even finished."""
+    def _base(self, target: TargetLedger, *, joining: bool = False) -> str:
+        """Where *target*'s keys live in this worker's run: the running one, joined (or started)
+        when *joining* (a write); when only reading, the current one, even finished."""
         if self.run_id is None:
             if joining:
                 self.run_id = join_or_start(self.client, self._run_key)[0]
             else:
                 current = current_run(self.client, self._run_key)
                 self.run_id = current[0] if current is not None else "none"
-        base = f"{self.prefix}:{self.spider}:ledger:{self.run_id}:{target.key}"
+        return f"{self.prefix}:{self.spider}:ledger:{self.run_id}:{target.key}"
+
+    def _keys(self, target: TargetLedger, *, joining: bool = False) -> tuple[str, str, str, str]:
+        base = self._base(target, joining=joining)
         return f"{base}:total", f"{base}:listed", f"{base}:delivered", f"{base}:doubts"
 
     def write(self, targets: list[TargetLedger]) -> bool:
@@ -151,7 +154,7 @@ class SharedLedger:
     def claim(self, target: TargetLedger, task: str) -> bool:
         """True for the one worker of this run that first claims *task* for *target* (the
         others leave it: one set of proof calls per run, not one per worker)."""
-        key = f"{self._keys(target)[0].rsplit(':', 1)[0]}:claimed:{task}"
+        key = f"{self._base(target)}:claimed:{task}"
         return bool(self.client.set(key, 1, nx=True, ex=KEEP_SECONDS))
 
     def figures(self, target: TargetLedger) -> SharedFigures:
