@@ -48,7 +48,7 @@ EXTENSIONS = {
     "scrapy.extensions.feedexport.FeedExporter": None,
     "ali1688spider.extensions.feeds.CheckedFeedExporter": 0,
     "ali1688spider.reporting.progress.Progress": 120,
-    "ali1688spider.extensions.alerts.Alerts": 800,
+    "ali1688spider.monitoring.alerts.Alerts": 800,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
     # After SpiderState (0): its marker goes on a clean close only once spider.state is written.
     "ali1688spider.extensions.crashguard.CrashGuard": 950,

@@ -27,16 +27,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import MemoryStatsCollector
 
-from ali1688spider.alerts import (
+from ali1688spider.monitoring.rules import (
     Rule,
     check_webhook_url,
     json_ready,
     matching,
     parse_rules,
 )
-from ali1688spider.changes import change_recorded
+from ali1688spider.monitoring.changes import change_recorded
 from ali1688spider.config import ConfigError
-from ali1688spider.extensions.alerts import Alerts, post_webhook, url_origin
+from ali1688spider.monitoring.alerts import Alerts, post_webhook, url_origin
 from ali1688spider.items import ProductChange
 from ali1688spider.sandbox.process import free_port
 
@@ -150,7 +150,7 @@ def test_a_spiders_rules_replace_the_global_ones_for_its_targets(caplog):
         (change("new"), None),
         (change("new"), "shop-b"),             # its rules do not parse: nothing matches
     ]
-    with caplog.at_level(logging.INFO, logger="ali1688spider.extensions.alerts"):
+    with caplog.at_level(logging.INFO, logger="ali1688spider.monitoring.alerts"):
         for fields, target in sent:
             crawler.signals.send_catch_log(change_recorded, change=ProductChange(fields), target=target)
         run_async(alerts.spider_closed())

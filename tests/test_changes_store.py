@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import MetaData, Table, select, text
 
-from ali1688spider.changes import KINDS
+from ali1688spider.monitoring.changes import KINDS
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import product_record
 from ali1688spider.storage.store import ListingScope, Store

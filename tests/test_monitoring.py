@@ -19,7 +19,7 @@ from spidermon.contrib.scrapy.runners import SpiderMonitorRunner
 # Imported as a module: its monitors are unittest cases, which pytest would collect here.
 from ali1688spider import monitoring
 from ali1688spider.config import ConfigError
-from ali1688spider.reporting.health import health_limits
+from ali1688spider.monitoring.health import health_limits
 from ali1688spider.reporting.ledger import ledger_for
 
 STATUS = spidermon_settings.MONITOR.STATUS

@@ -12,7 +12,7 @@ import pytest
 import requests
 from helpers import recorded_changes
 
-from ali1688spider.changes import KINDS
+from ali1688spider.monitoring.changes import KINDS
 
 START = "2026-01-01T00:00:00+08:00"
 STOCK_KINDS = {"stock", "out_of_stock", "back_in_stock"}

@@ -37,7 +37,7 @@ CHART_TITLE_WIDTH = 24
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ali1688spider.changes import KINDS
+    from ali1688spider.monitoring.changes import KINDS
 
     reports = parser.add_subparsers(dest="report", metavar="REPORT", required=True)
     prices = reports.add_parser(

@@ -23,13 +23,13 @@ from scrapy.exceptions import UsageError
 from urllib.parse import urlsplit
 
 from ali1688spider.addon import Addon, listed_addons, uses_addon
-from ali1688spider.alerts import WEBHOOK_SETTING
+from ali1688spider.monitoring.rules import WEBHOOK_SETTING
 from ali1688spider.closing import FAILURE_REASONS
 from ali1688spider.commands.interrupted import EXIT_CODES, SHUTDOWN_REASON, SignalWatch, resume_hint
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_str, misspelt_settings
 from ali1688spider.distributed.addon import check_redis
 from ali1688spider.distributed.keys import is_distributed
-from ali1688spider.extensions.alerts import alert_settings
+from ali1688spider.monitoring.alerts import alert_settings
 from ali1688spider.extensions.feeds import feed_not_stored
 from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.credentials import credential_sets_from_settings
@@ -37,7 +37,7 @@ from ali1688spider.gateway.session import check_settings
 from ali1688spider.jobdir import check_jobdir
 from ali1688spider.pipelines.sql import sql_settings
 from ali1688spider.redact import redact_every_log_record, remember_secrets, url_secret_parts
-from ali1688spider.reporting.health import health_limits
+from ali1688spider.monitoring.health import health_limits
 from ali1688spider.reporting.pipeline import report_settings
 from ali1688spider.reporting.progress import progress_interval
 from ali1688spider.spiders.arguments import SpiderArgumentError, has_job_arguments

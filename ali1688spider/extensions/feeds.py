@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.extensions.feedexport import FeedExporter, ItemFilter
 
-from ali1688spider.changes import change_recorded
+from ali1688spider.monitoring.changes import change_recorded
 from ali1688spider.closing import FEED_FAILED, close_crawl
 from ali1688spider.items import ProductChange
 

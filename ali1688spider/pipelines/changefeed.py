@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ali1688spider.changes import change_recorded, offer_gone
+from ali1688spider.monitoring.changes import change_recorded, offer_gone
 from ali1688spider.items import ProductChange
 from ali1688spider.reporting.ledger import COMPLETE, ledger_for
 from ali1688spider.reporting.shared import SharedLedger

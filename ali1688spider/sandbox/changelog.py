@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 class Change(NamedTuple):
     at: int                 # simulated epoch seconds
     product_id: str
-    kind: str               # one of ali1688spider.changes.KINDS
+    kind: str               # one of ali1688spider.monitoring.changes.KINDS
     in_listing: bool        # a listing entry shows it (price, title, presence, modifyDate)
     seller_open_id: str
 

@@ -11,7 +11,7 @@ from scrapy import signals
 from ali1688spider.api.catalogue import DETAIL_API
 from ali1688spider.api.errors import unwrap_result
 from ali1688spider.api.normalize import fill_missing, normalize_product
-from ali1688spider.changes import offer_gone
+from ali1688spider.monitoring.changes import offer_gone
 from ali1688spider.closing import CALLS_FAILED, close_crawl
 from ali1688spider.config import get_str
 from ali1688spider.distributed.keys import is_distributed

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from ali1688spider.alerts import parse_rules
+from ali1688spider.monitoring.rules import parse_rules
 from ali1688spider.config import get_str
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import Product

@@ -9,7 +9,7 @@ Enable them in your settings::
 At the close the suite checks the share of calls refused for rate, the share of calls that
 failed, the crawl report's verdict, and the item count against the last run of the same spider
 and target (kept in ``ALI1688_MONITOR_HISTORY``). The judgements are
-``ali1688spider.reporting.health``'s; these classes hand them to Spidermon, whose actions
+``ali1688spider.monitoring.health``'s; these classes hand them to Spidermon, whose actions
 (Slack, e-mail, file reports…) deliver the results: subclass the suite and set
 ``monitors_failed_actions``. Nothing else in the package imports Spidermon.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from spidermon import Monitor, MonitorSuite, monitors
 
-from ali1688spider.reporting.health import (
+from ali1688spider.monitoring.health import (
     FAIL,
     ITEMS,
     SKIP,

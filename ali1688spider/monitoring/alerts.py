@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from ali1688spider.alerts import (
+from ali1688spider.monitoring.rules import (
     RULES_SETTING,
     WEBHOOK_SETTING,
     check_webhook_url,
@@ -40,7 +40,7 @@ from ali1688spider.alerts import (
     matching,
     parse_rules,
 )
-from ali1688spider.changes import change_recorded
+from ali1688spider.monitoring.changes import change_recorded
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_float, get_str
 from ali1688spider.redact import redact, url_secret_parts
 
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
-    from ali1688spider.alerts import Rule
+    from ali1688spider.monitoring.rules import Rule
 
 logger = logging.getLogger(__name__)
 
