@@ -266,7 +266,10 @@ class SqlPipeline:
         """Mark the run finished (after ``close_spider`` committed everything) and let go."""
         try:
             if self.store is not None and self.run_id is not None:
-                await self._in_thread(self.store.finish_run, self.run_id, reason=reason)
+                await self._in_thread(
+                    self.store.finish_run, self.run_id, reason=reason,
+                    calls=self.crawler.stats.get_value("ali1688/calls", 0), targets=self._spent_per_target(),
+                )
         except Exception as exc:  # the crawl is over; its data is already committed
             logger.error("Could not mark crawl run %s finished: %s", self.run_id, describe_error(exc))
         finally:
@@ -276,6 +279,14 @@ class SqlPipeline:
                 await self._in_thread(self.store.close)
             if self.executor is not None:
                 self.executor.shutdown(wait=True)
+
+    def _spent_per_target(self) -> list[dict[str, Any]]:
+        """Each target's calls, and the shop it lists whole if it does (``run_targets``)."""
+        return [
+            {"target": ledger.target, "calls": ledger.calls, "listing_calls": ledger.listing_calls,
+             "seller_open_id": ledger.scope[1] if ledger.scope and ledger.scope[0] == "seller_open_id" else None}
+            for ledger in self.ledger.targets.values()
+        ]
 
     def _pending_future(self) -> asyncio.Future[str | None]:
         if self._waiting is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ali1688spider.storage import schema
 
@@ -57,3 +57,39 @@ def detail_reason(
     if stored["detail_at"] is None or (max_age is not None and now - stored["detail_at"] > max_age):
         return AGE
     return None
+
+
+#: Changes that say nothing about how often a product moves once it is listed.
+NOT_ACTIVITY = ("new", "removed")
+
+
+def refresh_histories(engine: Engine, sellers: Collection[str], detailed_before: datetime) -> list[Mapping[str, Any]]:
+    """The stored products of *sellers* a refresh may pick: listed (neither removed nor
+    suspected) and not detailed since *detailed_before*; each with ``product_id``,
+    ``seller_open_id``, ``first_seen_at``, ``detail_at`` and ``changes`` (its recorded changes
+    but ``new`` and ``removed``)."""
+    products, changes = schema.products, schema.product_changes
+    counts = (
+        select(changes.c.product_id, func.count().label("changes"))
+        .where(changes.c.kind.not_in(NOT_ACTIVITY))
+        .group_by(changes.c.product_id)
+        .subquery()
+    )
+    query = (
+        select(products.c.product_id, products.c.seller_open_id, products.c.first_seen_at, products.c.detail_at,
+               func.coalesce(counts.c.changes, 0).label("changes"))
+        .outerjoin(counts, counts.c.product_id == products.c.product_id)
+        .where(products.c.seller_open_id.in_(list(sellers)), products.c.removed_at.is_(None),
+               products.c.suspected_at.is_(None))
+        .where((products.c.detail_at.is_(None)) | (products.c.detail_at < detailed_before))
+    )
+    with engine.connect() as connection:
+        return [row._mapping for row in connection.execute(query)]
+
+
+def calls_since(engine: Engine, since: datetime) -> int:
+    """Calls of the finished runs that started at or after *since*."""
+    runs = schema.crawl_runs
+    query = select(func.coalesce(func.sum(runs.c.calls), 0)).where(runs.c.started_at >= since)
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())

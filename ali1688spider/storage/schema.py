@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect, Engine
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class SchemaError(RuntimeError):
@@ -118,6 +118,22 @@ crawl_runs = Table(
     Column("products_changed", Integer, nullable=False, server_default="0"),
     Column("products_unchanged", Integer, nullable=False, server_default="0"),
     Column("price_changes", Integer, nullable=False, server_default="0"),
+    # Calls the run made, written when it finishes (schema version 5): what the daily quota
+    # has left today, and what freshness costs.
+    Column("calls", BigInteger),
+)
+
+# What each target of a finished run spent (schema version 5): calls per change found.
+run_targets = Table(
+    "run_targets",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, ForeignKey("crawl_runs.run_id"), nullable=False, index=True),
+    Column("target", String, nullable=False),
+    # The shop the target lists whole, if it does: its products' changes are the target's.
+    Column("seller_open_id", String),
+    Column("calls", BigInteger, nullable=False),
+    Column("listing_calls", BigInteger, nullable=False),
 )
 
 products = Table(
@@ -278,8 +294,16 @@ def _version_4(connection: Connection) -> None:
     observations.create(connection)
 
 
+def _version_5(connection: Connection) -> None:
+    """Calls spent per run and per target: the quota planner's and freshness report's figures."""
+    _add_columns(connection, crawl_runs, "calls")
+    run_targets.create(connection)
+
+
 #: version -> step that brings a database from version - 1 to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _version_2, 3: _version_3, 4: _version_4}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _version_2, 3: _version_3, 4: _version_4, 5: _version_5,
+}
 # Any constant: serializes schema creation between crawls that start at the same moment.
 _ADVISORY_LOCK = 1688_0001
 

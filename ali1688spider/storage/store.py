@@ -228,13 +228,20 @@ class Store:
             )
             return int(result.scalar_one())
 
-    def finish_run(self, run_id: int, *, reason: str, finished_at: datetime | None = None) -> None:
+    def finish_run(
+        self, run_id: int, *, reason: str, finished_at: datetime | None = None,
+        calls: int | None = None, targets: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Mark the run finished with its *calls*, and record what each of its *targets*
+        (``run_targets`` rows without ``run_id``) spent."""
         with self.engine.begin() as connection:
             connection.execute(
                 update(schema.crawl_runs)
                 .where(schema.crawl_runs.c.run_id == run_id)
-                .values(finished_at=finished_at or datetime.now(timezone.utc), finish_reason=reason)
+                .values(finished_at=finished_at or datetime.now(timezone.utc), finish_reason=reason, calls=calls)
             )
+            if targets:
+                connection.execute(schema.run_targets.insert(), [{**row, "run_id": run_id} for row in targets])
 
     def write(
         self,

@@ -26,6 +26,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
+
 from ali1688spider.api.catalogue import (
     ACCOUNT_API,
     CATEGORY_API,
@@ -69,6 +71,7 @@ from ali1688spider.spiders.shop.jobs import (
 from ali1688spider.spiders.shop.changed import (
     CHANGED,
     ChangedDetails,
+    RefreshPlanning,
     as_details,
     count_reason,
     max_detail_age,
@@ -95,7 +98,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-class ShopSpider(ShopResolution, Ali1688Spider):
+class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
     """Yields every product of a shop (list entries, or full details with ``details=1``)."""
 
     name = "shop"
@@ -138,7 +141,9 @@ class ShopSpider(ShopResolution, Ali1688Spider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         for api_name in (SHOP_LIST_API, OWN_LIST_API):
             parse_split_order(get_str(crawler.settings, "ALI1688_SPLIT_ORDER"), api_name)
-        return super().from_crawler(crawler, *args, **kwargs)
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.plan_refreshes, signal=signals.spider_idle)
+        return spider
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -147,6 +152,8 @@ class ShopSpider(ShopResolution, Ali1688Spider):
         self.category_children: dict[str, list[CategoryNode]] = {}
         self._unsaved: dict[str, dict[str, Any]] = {}
         self._changed: ChangedDetails | None = None
+        #: Products detailed since then count as fresh for the refresh planner.
+        self.planning_since = dt.datetime.now(dt.timezone.utc)
 
     # -- jobs ------------------------------------------------------------------------------
 

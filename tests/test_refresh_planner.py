@@ -1,0 +1,113 @@
+"""The call planner of monitoring runs: its order on a known history, and real crawls of a
+drifting sandbox shop under a call budget, into SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from helpers import recorded_changes
+
+from ali1688spider.api.catalogue import DETAIL_API
+from ali1688spider.monitoring.planner import History, plan
+
+START = "2026-01-01T00:00:00+08:00"
+FAST = {"ALI1688_QPS": "500"}
+
+
+def test_the_planner_ranks_products_by_their_chance_of_having_changed():
+    histories = [
+        # id, shop, days observed, changes, days since the last detail
+        History("hot", "s", 10, 8, 1),          # rate (8+1)/(10+12.9) = 0.39/day: 1 day -> 0.32
+        History("cold-old", "s", 100, 0, 100),  # 1/(100+12.9) = 0.0089/day: 100 days -> 0.59
+        History("cold-new", "s", 2, 0, 2),      # 1/(2+12.9) = 0.067/day: 2 days -> 0.13
+        History("warm", "s", 30, 3, 5),         # 4/(30+12.9) = 0.093/day: 5 days -> 0.37
+    ]                                           # the shop: 11 changes in 142 days, 1/rate = 12.9 days
+    chosen = plan(histories, 2)
+    assert [c.product_id for c in chosen.chosen] == ["cold-old", "warm"]
+    assert [c.product_id for c in chosen.left] == ["hot", "cold-new"]
+    assert [round(c.chance, 2) for c in chosen.chosen + chosen.left] == [0.59, 0.37, 0.32, 0.13]
+
+
+def test_a_shop_without_history_takes_the_other_shops_rate_and_no_history_at_all_goes_stalest_first():
+    quiet = [History("a", "quiet", 5, 0, 5), History("b", "quiet", 9, 0, 1)]
+    busy = [History("c", "busy", 10, 5, 2)]
+    ranked = plan([*quiet, *busy], 3).chosen
+    assert all(c.chance > 0 for c in ranked)              # the quiet shop borrows the busy one's rate
+    assert [c.product_id for c in plan(quiet, 2).chosen] == ["a", "b"]   # round robin: stalest first
+    assert plan(quiet, 0).chosen == [] and len(plan(quiet, 0).left) == 2
+
+
+def monitor(crawl, sandbox, db_url, seller, run, **settings):
+    done = crawl("shop", args={"seller_open_id": seller, "details": "changed"},
+                 env=sandbox.env(ALI1688_DB_URL=db_url, ALI1688_DETAIL_MAX_AGE="0", **FAST, **settings),
+                 output_name=f"run{run}.jsonl")
+    assert done.returncode == 0, done.log[-3000:]
+    return done
+
+
+def crawl_report(done) -> dict:
+    return json.loads(Path(done.stats["ali1688/report/file"]).read_text(encoding="utf-8"))
+
+
+def detailed(done) -> set[str]:
+    return {item["product_id"] for item in done.items if item["source_api"] == DETAIL_API}
+
+
+def test_spare_calls_refresh_the_likeliest_changed_and_the_next_run_starts_with_those_left(
+        sandbox_factory, crawl, db_url):
+    sandbox = sandbox_factory("--qps", "0", "--shops", "300")
+    shop = sandbox.shops()[0]
+    seller = shop["seller_open_id"]
+    monitor(crawl, sandbox, db_url, seller, 1)              # every product new: every detail
+    sandbox.post("/sandbox/advance", {"hours": 72})
+    truth = sandbox.get(f"/sandbox/changes?since={quote(START)}&seller_open_id={seller}")
+    listed = set(sandbox.ids(shop))
+    visible = {c["product_id"] for c in truth if c["in_listing"]} & listed
+
+    budget = 120
+    second = monitor(crawl, sandbox, db_url, seller, 2, ALI1688_MAX_REQUESTS=str(budget))
+    planned = detailed(second) - visible
+    assert visible <= detailed(second)                      # no listing-visible change skipped
+    assert second.stats["ali1688/calls"] <= budget          # within the budget, finished normally
+    assert second.stats["ali1688/planner/refreshes"] == len(planned) > 0
+    report = crawl_report(second)
+    assert report["details_planned"] == len(planned)
+    assert report["left_stale"] == len(listed - visible - planned) > 0
+    left_first = [entry["product_id"] for entry in report["left_stale_first"]]
+    assert left_first and not set(left_first) & (planned | visible)
+
+    third = monitor(crawl, sandbox, db_url, seller, 3, ALI1688_MAX_REQUESTS=str(budget))
+    replanned = detailed(third)
+    assert set(left_first) <= replanned                     # those left stale come first
+
+    found = recorded_changes(db_url, "--run", "2")
+    assert {c["product_id"] for c in found} <= {c["product_id"] for c in truth}   # no false change
+
+
+def test_with_calls_for_every_product_every_unseen_stock_change_is_found(sandbox_factory, crawl, db_url):
+    sandbox = sandbox_factory("--qps", "0", "--shops", "200")
+    shop = sandbox.shops()[0]
+    seller = shop["seller_open_id"]
+    monitor(crawl, sandbox, db_url, seller, 1)
+    sandbox.post("/sandbox/advance", {"hours": 96})
+    truth = sandbox.get(f"/sandbox/changes?since={quote(START)}&seller_open_id={seller}")
+    listed = set(sandbox.ids(shop))
+    unseen = {c["product_id"] for c in truth if not c["in_listing"]} & listed
+    assert unseen, "the drift made no sale"
+    second = monitor(crawl, sandbox, db_url, seller, 2, ALI1688_MAX_REQUESTS="1000")
+    assert crawl_report(second)["left_stale"] == 0
+    found = {c["product_id"] for c in recorded_changes(db_url) if c["kind"] in ("stock", "out_of_stock")}
+    assert unseen <= found
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_without_a_budget_nothing_is_planned(sandbox_factory, crawl, db_url):
+    sandbox = sandbox_factory("--qps", "0", "--shops", "60")
+    seller = sandbox.shops()[0]["seller_open_id"]
+    monitor(crawl, sandbox, db_url, seller, 1)
+    again = monitor(crawl, sandbox, db_url, seller, 2)
+    assert detailed(again) == set()
+    assert "ali1688/planner/refreshes" not in again.stats
