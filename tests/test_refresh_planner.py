@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from helpers import recorded_changes
+from helpers import ali1688, recorded_changes
 
 from ali1688spider.api.catalogue import DETAIL_API
 from ali1688spider.monitoring.planner import History, plan
@@ -86,6 +86,19 @@ def test_spare_calls_refresh_the_likeliest_changed_and_the_next_run_starts_with_
     found = recorded_changes(db_url, "--run", "2")
     assert {c["product_id"] for c in found} <= {c["product_id"] for c in truth}   # no false change
 
+    chart = Path(second.output).parent / "freshness.png"
+    done = ali1688("report", "freshness", "--db", db_url, "--json", "--chart", str(chart), env={})
+    assert done.returncode == 0, done.stderr
+    [fresh] = json.loads(done.stdout.splitlines()[0])["shops"]
+    assert fresh["seller_open_id"] == seller and fresh["products"] == len(listed)
+    assert sum(fresh["detail_age"].values()) == len(listed) and fresh["detail_age"]["never"] == 0
+    assert [run["run_id"] for run in fresh["runs"]] == [1, 2, 3]
+    assert [run["changes"] for run in fresh["runs"]] == [
+        len(recorded_changes(db_url, "--run", str(n))) for n in (1, 2, 3)]
+    assert fresh["runs"][1]["calls"] <= second.stats["ali1688/calls"]
+    assert fresh["runs"][1]["calls"] >= len(detailed(second)) + fresh["runs"][1]["listing_calls"]
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
 
 def test_with_calls_for_every_product_every_unseen_stock_change_is_found(sandbox_factory, crawl, db_url):
     sandbox = sandbox_factory("--qps", "0", "--shops", "200")
@@ -111,3 +124,10 @@ def test_without_a_budget_nothing_is_planned(sandbox_factory, crawl, db_url):
     again = monitor(crawl, sandbox, db_url, seller, 2)
     assert detailed(again) == set()
     assert "ali1688/planner/refreshes" not in again.stats
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_freshness_report_of_a_database_without_runs_says_what_to_do(store, db_url):
+    done = ali1688("report", "freshness", "--db", db_url, env={})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "ALI1688_DB_URL" in done.stderr and len(done.stderr.strip().splitlines()) == 1

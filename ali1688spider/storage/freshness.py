@@ -1,4 +1,5 @@
-"""Which listed products need a detail call under ``details=changed`` (no Scrapy).
+"""How fresh the stored details are (no Scrapy): which listed products need a detail call under
+``details=changed``, what the refresh planner may pick, and ``ali1688 report freshness``.
 
 A listing entry shows a product's lowest price, modification time, title and status; only
 stock and SKUs need the detail. A listed product gets a detail call when it is new to the
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
     from datetime import datetime, timedelta
 
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from ali1688spider.storage.records import ProductRecord
 
@@ -93,3 +94,63 @@ def calls_since(engine: Engine, since: datetime) -> int:
     query = select(func.coalesce(func.sum(runs.c.calls), 0)).where(runs.c.started_at >= since)
     with engine.connect() as connection:
         return int(connection.execute(query).scalar_one())
+
+
+#: The detail ages ``ali1688 report freshness`` counts products by: (label, upper bound in days).
+AGE_BUCKETS = (("under 1 day", 1.0), ("1-7 days", 7.0), ("7-30 days", 30.0), ("over 30 days", float("inf")))
+NEVER = "never"
+#: How many of each shop's latest runs the report lists.
+RECENT_RUNS = 10
+
+
+def freshness_report(connection: Connection, *, now: datetime) -> list[dict[str, Any]]:
+    """Per shop the crawls listed whole: its listed products by the age of their last detail,
+    and its latest runs' calls, changes found and calls per change found."""
+    products, changes, runs, targets = (schema.products, schema.product_changes, schema.crawl_runs,
+                                        schema.run_targets)
+    shops: dict[str, dict[str, Any]] = {}
+    spent = connection.execute(
+        select(targets.c.seller_open_id, targets.c.run_id, runs.c.started_at,
+               func.sum(targets.c.calls).label("calls"), func.sum(targets.c.listing_calls).label("listing_calls"))
+        .join(runs, runs.c.run_id == targets.c.run_id)
+        .where(targets.c.seller_open_id.is_not(None))
+        .group_by(targets.c.seller_open_id, targets.c.run_id, runs.c.started_at)
+    )
+    for row in spent:
+        shop = shops.setdefault(row.seller_open_id, _empty_shop(row.seller_open_id))
+        shop["runs"].append({"run_id": row.run_id, "started_at": row.started_at.isoformat(), "calls": int(row.calls),
+                             "listing_calls": int(row.listing_calls), "changes": 0, "calls_per_change": None})
+    if not shops:
+        return []
+    found = connection.execute(
+        select(changes.c.seller_open_id, changes.c.run_id, func.count().label("changes"))
+        .where(changes.c.seller_open_id.in_(list(shops)))
+        .group_by(changes.c.seller_open_id, changes.c.run_id)
+    )
+    counts = {(row.seller_open_id, row.run_id): row.changes for row in found}
+    ages = connection.execute(
+        select(products.c.seller_open_id, products.c.detail_at)
+        .where(products.c.seller_open_id.in_(list(shops)), products.c.removed_at.is_(None))
+    )
+    for row in ages:
+        shop = shops[row.seller_open_id]
+        shop["products"] += 1
+        shop["detail_age"][_age_bucket(row.detail_at, now)] += 1
+    for shop in shops.values():
+        shop["runs"] = sorted(shop["runs"], key=lambda run: run["run_id"])[-RECENT_RUNS:]
+        for run in shop["runs"]:
+            run["changes"] = counts.get((shop["seller_open_id"], run["run_id"]), 0)
+            run["calls_per_change"] = round(run["calls"] / run["changes"], 2) if run["changes"] else None
+    return sorted(shops.values(), key=lambda shop: shop["seller_open_id"])
+
+
+def _empty_shop(seller_open_id: str) -> dict[str, Any]:
+    return {"seller_open_id": seller_open_id, "products": 0,
+            "detail_age": {NEVER: 0, **{label: 0 for label, _ in AGE_BUCKETS}}, "runs": []}
+
+
+def _age_bucket(detail_at: datetime | None, now: datetime) -> str:
+    if detail_at is None:
+        return NEVER
+    days = (now - detail_at).total_seconds() / 86_400
+    return next(label for label, bound in AGE_BUCKETS if days < bound)

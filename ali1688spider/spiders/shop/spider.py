@@ -152,8 +152,9 @@ class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
         self.category_children: dict[str, list[CategoryNode]] = {}
         self._unsaved: dict[str, dict[str, Any]] = {}
         self._changed: ChangedDetails | None = None
-        #: Products detailed since then count as fresh for the refresh planner.
-        self.planning_since = dt.datetime.now(dt.timezone.utc)
+        #: Products detailed since then count as fresh for the refresh planner (to the
+        #: second, as item times are).
+        self.planning_since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
     # -- jobs ------------------------------------------------------------------------------
 
