@@ -1,9 +1,9 @@
 """A set of product ids in about 8 bytes each, for the bookkeeping of million-product crawls.
 
-Product ids are decimal digit strings (1688 offer ids have 12 or 13 digits). A Python set of
+Product ids are decimal digit strings (1688 offer ids look like ``646942518819``). A Python set of
 them costs about 90 bytes an id (the string object and the set's slot); the ledger, the dedupe
 pipeline and the crash guard each keep one per product. ``ProductIdSet`` keeps a canonical id
-(digits only, no leading zero, at most 19 digits) as an unsigned 64-bit number in a sorted
+(ASCII digits, no leading zero, below 2**64) as an unsigned 64-bit number in a sorted
 ``array``, with the latest additions in a small buffer merged in once it outgrows an eighth of
 the array (so the merges cost O(n) over a crawl). Any other string is kept as it is, so the set
 answers exactly like a ``set[str]``.
@@ -14,32 +14,29 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left
-from collections.abc import Set
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-#: Ids up to this many digits fit in an unsigned 64-bit number.
-_MAX_DIGITS = 19
+#: Numbers below this fit an ``array("Q")`` item (unsigned 64 bits).
+_LIMIT = 1 << 64
 #: The buffer is merged into the sorted array past max(this, len(array) / 8) ids.
 _MIN_BUFFER = 4096
 
 
 def _as_number(product_id: object) -> int | None:
-    """The id as a number when that number gives it back exactly, else None."""
-    if (
-        isinstance(product_id, str)
-        and 0 < len(product_id) <= _MAX_DIGITS
-        and product_id.isascii()
-        and product_id.isdigit()
-        and (product_id[0] != "0" or product_id == "0")
-    ):
-        return int(product_id)
-    return None
+    """The id as a number when that number's decimal text is the id itself, else None."""
+    try:
+        number = int(product_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    # Rules out non-strings, signs, spaces, underscores, leading zeros and non-ASCII digits.
+    return number if 0 <= number < _LIMIT and str(number) == product_id else None
 
 
-class ProductIdSet(Set[str]):
+class ProductIdSet(AbstractSet[str]):
     """A growing set of product id strings (``add``, ``in``, ``len``, iteration, set algebra)."""
 
     def __init__(self, product_ids: Iterable[str] = ()) -> None:

@@ -93,7 +93,7 @@ class MaskedLogRecord(logging.LogRecord):
         super().__init__(*args, **kwargs)
         _mask_traceback(self)
 
-    def getMessage(self) -> str:  # noqa: N802 (logging's name)
+    def getMessage(self) -> str:
         return redact(super().getMessage(), _KNOWN)
 
 
@@ -109,7 +109,7 @@ def _redacting_factory(make_record: Callable[..., logging.LogRecord]) -> Callabl
         record = make_record(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # a record whose arguments do not fit: logging itself reports it
+        except Exception:  # noqa: BLE001 - arguments that do not fit: logging itself reports it
             return record
         masked = redact(message, _KNOWN)
         if masked != message:

@@ -13,7 +13,7 @@ def test_it_answers_like_a_set_of_strings_across_merges():
     rnd = random.Random(7)
     ids = [str(rnd.randrange(600_000_000_000, 700_000_000_000)) for _ in range(30_000)]
     # Strings a number would not give back: kept as they are, never confused with their number.
-    odd = ["0", "007", "7", "", "12a", "١٢٣", "99999999999999999999", "-5", " 8"]
+    odd = ["0", "007", "7", "", "12a", "١٢٣", "99999999999999999999", "18446744073709551615", "-5", " 8", "+9", "1_0"]
     compact, plain = ProductIdSet(), set()
     for product_id in ids + odd + ids[:100]:
         assert compact.add(product_id) is (product_id not in plain)
