@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
-from ali1688spider.reporting.ledger import CompletenessLedger
+from ali1688spider.reporting.ledger import CompletenessLedger, TargetLedger
 
 
 def test_delivered_counts_listed_products_emitted_or_skipped_whatever_the_order():
@@ -45,3 +46,15 @@ def test_the_first_target_to_list_or_claim_a_product_owns_it():
     assert ledger.note_emitted({"product_id": "600000000002"}) is first
     assert ledger.note_emitted({"product_id": "600000000003"}) is None
     assert ledger.seen("600000000001") and not ledger.seen("600000000003")
+
+
+def test_a_ledger_saved_by_an_earlier_version_carries_on():
+    """JOBDIR keeps ledgers pickled; one from before the compact sets held plain sets."""
+    old = TargetLedger(key="shop:a", spider="shop", target="a")
+    old.listed, old.emitted, old.skipped = {"1", "2", "3"}, {"2"}, {"3", "9"}
+    del old.delivered_count
+    resumed = pickle.loads(pickle.dumps(old))
+    assert resumed.delivered() == 2
+    assert resumed.note_listed("4", None) and not resumed.note_listed("1", None)
+    resumed.note_emitted({"product_id": "4"})
+    assert resumed.delivered() == 3

@@ -84,6 +84,17 @@ class TargetLedger:
     doubts: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A ledger an earlier version saved in ``JOBDIR`` holds plain sets and no delivered
+        count: the sets are made compact and the count worked out."""
+        self.__dict__.update(state)
+        for name in ("listed", "emitted", "skipped"):
+            ids = getattr(self, name)
+            if not isinstance(ids, ProductIdSet):
+                setattr(self, name, ProductIdSet(ids))
+        if "delivered_count" not in state:
+            self.delivered_count = sum(1 for pid in self.listed if pid in self.emitted or pid in self.skipped)
+
     def doubt(self, reason: str) -> bool:
         """Record that the counts cannot be trusted, and why; False when already known."""
         if reason in self.doubts:
