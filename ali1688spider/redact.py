@@ -84,18 +84,37 @@ def url_secret_parts(url: str) -> list[str]:
     return [secret for secret in secrets if secret]
 
 
+class MaskedLogRecord(logging.LogRecord):
+    """A log record masked with every secret the process knows of (``remember_secrets``):
+    its message when read, so a record no handler emits (a crawl's DEBUG line for each item,
+    whose message is the whole item) costs no formatting; its traceback at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _mask_traceback(self)
+
+    def getMessage(self) -> str:
+        return redact(super().getMessage(), _KNOWN)
+
+
+def _mask_traceback(record: logging.LogRecord) -> None:
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info), _KNOWN)
+
+
 def _redacting_factory(make_record: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """Masks the records another factory makes, message included, as they are made."""
+
     def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # a record whose arguments do not fit: logging itself reports it
+        except Exception:  # noqa: BLE001 - arguments that do not fit: logging itself reports it
             return record
         masked = redact(message, _KNOWN)
         if masked != message:
             record.msg, record.args = masked, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), _KNOWN)
+        _mask_traceback(record)
         return record
 
     make.ali1688_redacting = True  # type: ignore[attr-defined]
@@ -104,7 +123,10 @@ def _redacting_factory(make_record: Callable[..., logging.LogRecord]) -> Callabl
 
 def redact_every_log_record() -> None:
     """Mask secrets in every record any logger of this process makes (Scrapy, Twisted,
-    urllib3, this project), whatever its level: one record factory, installed once."""
+    urllib3, this project), whatever its level: one record factory, installed once (another
+    library's own factory is wrapped)."""
     current = logging.getLogRecordFactory()
-    if not getattr(current, "ali1688_redacting", False):
+    if current is logging.LogRecord:
+        logging.setLogRecordFactory(MaskedLogRecord)
+    elif current is not MaskedLogRecord and not getattr(current, "ali1688_redacting", False):
         logging.setLogRecordFactory(_redacting_factory(current))

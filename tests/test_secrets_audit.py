@@ -158,3 +158,24 @@ def test_a_debug_crawl_shows_no_webhook_credential(sandbox, crawl, tmp_path, rec
     for secret in ("audit-hook-pass-2a7", "audit-hook-path-9c1", "audit-hook-token-5e3",
                    creds["app_secret"], creds["access_token"], creds["refresh_token"]):
         assert secret not in result.log
+
+
+def test_another_librarys_record_factory_is_wrapped_not_replaced(caplog):
+    """A factory installed before ours still makes the records; they are masked as made."""
+    previous = logging.getLogRecordFactory()
+
+    def tagging_factory(*args, **kwargs):
+        record = logging.LogRecord(*args, **kwargs)
+        record.tagged = True
+        return record
+
+    logging.setLogRecordFactory(tagging_factory)
+    try:
+        redact_every_log_record()
+        remember_secrets("audit-foreign-secret-3c9")
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("elsewhere").debug("sent %s", "audit-foreign-secret-3c9")
+    finally:
+        logging.setLogRecordFactory(previous)
+    [record] = [r for r in caplog.records if r.name == "elsewhere"]
+    assert record.tagged and record.getMessage() == "sent ***"

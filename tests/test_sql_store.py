@@ -183,6 +183,13 @@ def test_sqlite_readers_do_not_block_the_writer(tmp_path, make_product):
     store.close()
 
 
+def test_sqlite_commits_to_its_write_ahead_log_without_a_sync_each(tmp_path):
+    """WAL with synchronous=NORMAL: a commit is safe from a killed process without an fsync."""
+    with make_engine(f"sqlite:///{tmp_path / 'ali1688.db'}").connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL
+
+
 def test_the_database_url_is_logged_without_its_password(sandbox, crawl, postgres_url):
     # Trust authentication ignores the password, so the crawl really connects with it.
     url = f"{postgres_url}?password=db-secret-8c41"

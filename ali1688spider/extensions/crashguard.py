@@ -30,6 +30,7 @@ from scrapy.utils.job import job_dir
 
 from ali1688spider.config import DB_URL_SETTING, get_str
 from ali1688spider.distributed.keys import is_distributed
+from ali1688spider.idset import ProductIdSet
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,7 +61,7 @@ class CrashGuard:
         self.remember = remember
         self.crashed = (jobdir / MARKER).exists()
         #: Ids stored by earlier runs of this job (none without a database).
-        self.stored = self._read_stored() if remember else frozenset()
+        self.stored = self._read_stored() if remember else ProductIdSet()
         if self.crashed:
             self._start_over()
         self._log: TextIO | None = None
@@ -88,13 +89,13 @@ class CrashGuard:
             "are not fetched again", self.jobdir, aside.name, len(self.stored),
         )
 
-    def _read_stored(self) -> frozenset[str]:
+    def _read_stored(self) -> ProductIdSet:
         path = self.jobdir / STORED
         if not path.exists():
-            return frozenset()
-        lines = path.read_text(encoding="utf-8").split("\n")
-        # The last line is empty, or was cut by a crash (an id that may not be whole): dropped.
-        return frozenset(line for line in lines[:-1] if line)
+            return ProductIdSet()
+        with path.open(encoding="utf-8", newline="\n") as lines:
+            # A last line without its newline was cut by a crash (an id that may not be whole).
+            return ProductIdSet(line[:-1] for line in lines if line.endswith("\n") and line != "\n")
 
     def acknowledge(self, product_ids: Iterable[str]) -> None:
         """Record products whose database batch has committed (one id a line)."""

@@ -3,8 +3,8 @@
 The same offer turns up more than once when price-band slices overlap or a product moves
 between pages while a shop is paged through; the first copy wins, except that a full copy (a
 detail, with its SKUs) passes after a list entry of the same product: a watchlist's search may
-list a product that its shop entry fetches in detail. Memory is one short string per product
-(a few MB for a 100,000-product shop). Other item types pass through untouched.
+list a product that its shop entry fetches in detail. Memory is a few bytes per product
+(``ProductIdSet``). Other item types pass through untouched.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
+from ali1688spider.idset import ProductIdSet
 from ali1688spider.items import Product
 
 if TYPE_CHECKING:
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 class DedupePipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        #: Product id -> whether the copy passed on was a full one.
-        self.seen: dict[str, bool] = {}
+        #: Products passed on, and those of them passed on as a full copy.
+        self.seen = ProductIdSet()
+        self.full = ProductIdSet()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -38,9 +40,10 @@ class DedupePipeline:
             # Only a flagged invalid product has no id; there is nothing to compare it by.
             return item
         full = item.get("skus") is not None
-        if product_id in self.seen and (self.seen[product_id] or not full):
+        if not self.seen.add(product_id) and (product_id in self.full or not full):
             self.crawler.stats.inc_value("ali1688/dedupe/dropped")
             # Duplicates are expected (overlapping slices): not worth a warning each.
             raise DropItem(f"duplicate product {product_id}", log_level="DEBUG")
-        self.seen[product_id] = full
+        if full:
+            self.full.add(product_id)
         return item

@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ali1688spider.idset import ProductIdSet
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -54,11 +56,14 @@ class TargetLedger:
     started_at: str = field(default_factory=now_iso)
     finished_at: str | None = None
     official_total: int | None = None
-    listed: set[str] = field(default_factory=set, repr=False)
-    emitted: set[str] = field(default_factory=set, repr=False)
+    listed: ProductIdSet = field(default_factory=ProductIdSet, repr=False)
+    emitted: ProductIdSet = field(default_factory=ProductIdSet, repr=False)
     #: Listed products that need no emitting: unchanged since ``since``, or stored by an
     #: earlier run of the same job.
-    skipped: set[str] = field(default_factory=set, repr=False)
+    skipped: ProductIdSet = field(default_factory=ProductIdSet, repr=False)
+    #: How many listed products were emitted or skipped, counted as they come (``delivered``
+    #: is read on every progress line: no set algebra over a million ids each time).
+    delivered_count: int = 0
     sku_complete: int = 0
     price_complete: int = 0
     calls: int = 0
@@ -79,6 +84,17 @@ class TargetLedger:
     doubts: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A ledger an earlier version saved in ``JOBDIR`` holds plain sets and no delivered
+        count: the sets are made compact and the count worked out."""
+        self.__dict__.update(state)
+        for name in ("listed", "emitted", "skipped"):
+            ids = getattr(self, name)
+            if not isinstance(ids, ProductIdSet):
+                setattr(self, name, ProductIdSet(ids))
+        if "delivered_count" not in state:
+            self.delivered_count = sum(1 for pid in self.listed if pid in self.emitted or pid in self.skipped)
+
     def doubt(self, reason: str) -> bool:
         """Record that the counts cannot be trusted, and why; False when already known."""
         if reason in self.doubts:
@@ -88,25 +104,28 @@ class TargetLedger:
 
     def note_listed(self, product_id: str, modified: dt.datetime | None) -> bool:
         """Count a listed id; False when this target had already seen it (a duplicate)."""
-        if product_id in self.listed:
+        if not self.listed.add(product_id):
             return False
-        self.listed.add(product_id)
+        if product_id in self.emitted or product_id in self.skipped:
+            self.delivered_count += 1
         if modified is not None and (self.high_water is None or modified > self.high_water):
             self.high_water = modified
         return True
 
     def note_skipped(self, product_id: str) -> None:
-        self.skipped.add(product_id)
+        if self.skipped.add(product_id) and product_id not in self.emitted and product_id in self.listed:
+            self.delivered_count += 1
 
     def delivered(self) -> int:
         """Listed products that reached the feed (and the database), or needed not."""
-        return len((self.emitted | self.skipped) & self.listed)
+        return self.delivered_count
 
     def note_emitted(self, item: Mapping[str, Any]) -> None:
         product_id = item.get("product_id")
-        if product_id is None or product_id in self.emitted:
+        if product_id is None or not self.emitted.add(product_id):
             return
-        self.emitted.add(product_id)
+        if product_id not in self.skipped and product_id in self.listed:
+            self.delivered_count += 1
         # A product's SKUs are known when the field is a list (empty: it has none).
         if isinstance(item.get("skus"), list):
             self.sku_complete += 1
@@ -175,7 +194,11 @@ class CompletenessLedger:
 
     def __init__(self) -> None:
         self.targets: dict[str, TargetLedger] = {}
-        self._owner: dict[str, TargetLedger] = {}
+        #: Target key -> the products it owns: the first target to list (or claim) a product
+        #: owns it. Kept beside the targets (not saved with them: ``adopt`` rebuilds it).
+        self._owned: dict[str, ProductIdSet] = {}
+        #: The target that owned the last product looked up: items come target by target.
+        self._last_owner: TargetLedger | None = None
         #: Products of targets without a ledger (a watchlist's searches and id lists).
         self._tags: dict[str, list[str]] = {}
 
@@ -188,25 +211,38 @@ class CompletenessLedger:
     def adopt(self, ledger: TargetLedger) -> None:
         """Carry on with a target saved by an earlier run of the same crawl (JOBDIR)."""
         self.targets[ledger.key] = ledger
+        self._last_owner = None
         for product_id in ledger.listed:
-            self._owner.setdefault(product_id, ledger)
+            self.claim(ledger, product_id)
 
     def note_listed(
         self, ledger: TargetLedger, product_id: str, modified: dt.datetime | None = None
     ) -> bool:
         fresh = ledger.note_listed(product_id, modified)
         if fresh:
-            self._owner.setdefault(product_id, ledger)
+            self.claim(ledger, product_id)
         return fresh
 
     def claim(self, ledger: TargetLedger, product_id: str) -> None:
-        """*product_id* belongs to *ledger*'s target, even where another process listed it
-        (distributed mode: a detail answered here, its listing elsewhere)."""
-        self._owner.setdefault(product_id, ledger)
+        """*product_id* belongs to *ledger*'s target unless another target owns it already,
+        even where another process listed it (distributed mode: a detail answered here, its
+        listing elsewhere)."""
+        if self._owner(product_id) is None:
+            self._owned.setdefault(ledger.key, ProductIdSet()).add(product_id)
+
+    def _owner(self, product_id: Any) -> TargetLedger | None:
+        last = self._last_owner
+        if last is not None and product_id in self._owned[last.key]:
+            return last
+        for key, owned in self._owned.items():
+            if product_id in owned:
+                self._last_owner = self.targets[key]
+                return self._last_owner
+        return None
 
     def note_emitted(self, item: Mapping[str, Any]) -> TargetLedger | None:
         """Account an emitted product to the target that listed it (None: no target did)."""
-        ledger = self._owner.get(item.get("product_id"))  # type: ignore[arg-type]
+        ledger = self._owner(item.get("product_id"))
         if ledger is not None:
             ledger.note_emitted(item)
         return ledger
@@ -220,13 +256,13 @@ class CompletenessLedger:
     def targets_of(self, product_id: str) -> tuple[str, ...]:
         """The keys of the targets that listed or asked for *product_id* (a watchlist's
         entries may share products), the listing one first."""
-        ledger = self._owner.get(product_id)
+        ledger = self._owner(product_id)
         tags = self._tags.get(product_id, ())
         return (ledger.key, *(key for key in tags if key != ledger.key)) if ledger else tuple(tags)
 
     def seen(self, product_id: str) -> bool:
         """Whether any target of this crawl listed or asked for *product_id*."""
-        return product_id in self._owner or product_id in self._tags
+        return self._owner(product_id) is not None or product_id in self._tags
 
     def expected_total(self) -> int | None:
         totals = [t.official_total for t in self.targets.values() if t.official_total is not None]
