@@ -21,7 +21,7 @@ from _common import REPO, RESULTS, format_value
 
 BENCHMARKS = (
     "rate_utilization", "pacing", "call_economy", "overhead", "memory", "faults", "cache", "changes",
-    "false_removals", "analysis", "distributed",
+    "false_removals", "analysis", "monitoring_economy", "distributed",
 )
 #: The distributed goal: the workers' combined rate at least 97 % of Q, never over it (the
 #: sandbox's peak in any sliding second), and no QPS-limit refusal.
