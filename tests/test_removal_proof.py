@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
+from helpers import FAST_BATCHES
 
-#: No pacing, one retry, and batches written after 50 ms instead of a second: these shops are
-#: small, so the default second is most of each crawl's time (nothing here is about batching).
-FAST = {"ALI1688_QPS": "500", "ALI1688_RETRY_TIMES": "1", "ALI1688_DB_FLUSH_SECONDS": "0.05"}
+
+FAST = {"ALI1688_QPS": "500", "ALI1688_RETRY_TIMES": "1", **FAST_BATCHES}
 
 
 def shop_crawl(crawl, env, seller, **settings):
