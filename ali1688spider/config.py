@@ -11,7 +11,10 @@ import math
 import os
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scrapy.utils.conf import closest_scrapy_cfg
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -126,6 +129,13 @@ SETTINGS: tuple[Setting, ...] = (
                 "The high-water marks of complete shop crawls, for ``-a incremental=1``."),
     ),
     *topic("Reports and stats",
+        Setting("ALI1688_DATA_DIR", None,
+                "The directory that relative paths of ``ALI1688_REPORT_FILE``, "
+                "``ALI1688_STATE_FILE``, ``ALI1688_MONITOR_HISTORY`` and ``ALI1688_TOKEN_STORE`` "
+                "are resolved against. Unset: the Scrapy project's directory (the one holding "
+                "the nearest ``scrapy.cfg``, as for Scrapy's own ``.scrapy``) when the command "
+                "runs inside a project, else the user's data directory "
+                "(``$XDG_DATA_HOME/ali1688spider``, by default ``~/.local/share/ali1688spider``)."),
         Setting("ALI1688_COMPLETENESS_MIN", 0.97,
                 "Below this share of the platform's total a shop crawl closes with "
                 "``ali1688_incomplete``."),
@@ -267,6 +277,31 @@ def get_setting(settings: Mapping[str, Any], name: str) -> Any:
 def get_str(settings: Mapping[str, Any], name: str) -> str | None:
     value = get_setting(settings, name)
     return None if value is None else str(value).strip() or None
+
+
+def data_dir(settings: Mapping[str, Any]) -> Path:
+    """``ALI1688_DATA_DIR``; unset, the project's directory (where the nearest ``scrapy.cfg``
+    is) or, outside any project, the user's data directory: never the installed package, never
+    wherever the command happened to run."""
+    configured = get_str(settings, "ALI1688_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser().absolute()
+    project_cfg = closest_scrapy_cfg()
+    if project_cfg:
+        return Path(project_cfg).parent
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "ali1688spider"
+
+
+def in_data_dir(settings: Mapping[str, Any], path: str | Path) -> Path:
+    """*path* as given when absolute (``~`` expanded), else under ``data_dir(settings)``."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else data_dir(settings) / path
+
+
+def get_path(settings: Mapping[str, Any], name: str) -> Path | None:
+    """The file a path setting names (``in_data_dir``), or None when it is unset."""
+    value = get_str(settings, name)
+    return None if value is None else in_data_dir(settings, value)
 
 
 def get_float(settings: Mapping[str, Any], name: str, *, minimum: float = 0.0) -> float:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
+from helpers import FAST_BATCHES
 from redis_server import start_redis_server
 from test_distributed import enqueue, run_workers, start_worker
 
-FAST = {"ALI1688_QPS": "500", "ALI1688_REDIS_IDLE_TIMEOUT": "2", "ALI1688_RETRY_TIMES": "1"}
+FAST = {"ALI1688_QPS": "500", "ALI1688_REDIS_IDLE_TIMEOUT": "2", "ALI1688_RETRY_TIMES": "1", **FAST_BATCHES}
 
 
 def test_each_run_judges_its_own_listing_on_the_same_prefix(proxied, redis_url, tmp_path):
@@ -40,7 +41,8 @@ def test_each_run_judges_its_own_listing_on_the_same_prefix(proxied, redis_url, 
 def test_a_redis_restarted_empty_is_said_with_the_command_that_reseeds(sandbox_factory, tmp_path):
     sandbox = sandbox_factory("--qps", "0", "--latency-ms", "50")
     server = start_redis_server(tmp_path)
-    env = sandbox.env(ALI1688_REDIS_URL=server.url, ALI1688_QPS="20", ALI1688_REDIS_IDLE_TIMEOUT="2")
+    # 640 detail calls at 50 a second: Redis restarts a few seconds in, ten before the end.
+    env = sandbox.env(ALI1688_REDIS_URL=server.url, ALI1688_QPS="50", ALI1688_REDIS_IDLE_TIMEOUT="2")
     shop = sandbox.shop(700)
     worker = start_worker(tmp_path, "w", "shop", {"seller_open_id": shop["seller_open_id"], "details": "1"}, env)
     try:

@@ -46,8 +46,8 @@ def scrapyd(tmp_path, sandbox):
         "max_proc = 1\npoll_interval = 0.5\n",
         encoding="utf-8",
     )
-    env = crawl_environment()
-    env.update(sandbox.env())
+    # Jobs keep their reports and state in the test's directory, not scrapyd's user's home.
+    env = crawl_environment(sandbox.env(), {"ALI1688_DATA_DIR": str(root / "data")})
     process = subprocess.Popen(
         [sys.executable, "-m", "scrapyd"], cwd=root, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

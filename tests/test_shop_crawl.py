@@ -325,11 +325,12 @@ def test_bad_arguments_fail_before_any_call(capped, crawl, tmp_path, args, messa
 
 def test_report_paths_and_progress_lines():
     started = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    data = Path("/data")
     assert report_path("reports/%(spider)s-%(time)s.json", spider="shop", started=started,
-                       target=None) == Path("reports/shop-2026-01-02T03-04-05.json")
-    # Several shops in one crawl: one file each.
-    assert report_path("r/%(spider)s.json", spider="shop", started=started,
-                       target="seller_open_id=ab/c") == Path("r/shop-seller_open_id=ab_c.json")
+                       target=None, directory=data) == data / "reports/shop-2026-01-02T03-04-05.json"
+    # Several shops in one crawl: one file each; an absolute template ignores the data directory.
+    assert report_path("/r/%(spider)s.json", spider="shop", started=started,
+                       target="seller_open_id=ab/c", directory=data) == Path("/r/shop-seller_open_id=ab_c.json")
     assert progress_line(250, 1000, 12.5, 50.0) == (
         "Progress: 250/1,000 products (25.0%), 12.5 calls/s, ETA 0:00:15"
     )

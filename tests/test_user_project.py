@@ -211,7 +211,8 @@ def test_the_users_project_runs_the_shop_spider_under_scrapyd(user_project, sand
         f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\neggs_dir = {tmp_path / 'eggs'}\n"
         f"logs_dir = {tmp_path / 'logs'}\nitems_dir = {tmp_path / 'items'}\ndbs_dir = {tmp_path / 'dbs'}\n"
         "max_proc = 1\npoll_interval = 0.5\n", encoding="utf-8")
-    env = user_env(user_project, **sandbox.env())
+    # The job keeps its files in the test's directory, not in the home of scrapyd's user.
+    env = user_env(user_project, **sandbox.env(), ALI1688_DATA_DIR=str(tmp_path / "data"))
     server = subprocess.Popen(["scrapyd"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.utils.project import inside_project
 
 from urllib.parse import urlsplit
 
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
+
+#: The settings of the package's own project, which ``scrapy crawl`` runs outside any project.
+PACKAGE_SETTINGS = "ali1688spider.settings"
 
 #: Each component's check of its settings (ConfigError naming the setting), run before the
 #: crawl starts so that a bad value is one line and exit 2, not a traceback mid-start.
@@ -114,7 +118,14 @@ def check_spider_class(spidercls: type) -> None:
 
 
 class Command(ScrapyCrawlCommand):
-    """Scrapy's ``crawl``; in a project with the ali1688spider add-on, with its checks first."""
+    """Scrapy's ``crawl``; in a project with the ali1688spider add-on, with its checks first.
+    Outside any Scrapy project it runs this package's own project, so that ``scrapy crawl
+    shop …`` works from any directory."""
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not inside_project():
+            self.settings.setmodule(PACKAGE_SETTINGS, priority="project")
+        super().process_options(args, opts)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1 or not uses_addon(self.settings):

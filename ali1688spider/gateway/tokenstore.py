@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ali1688spider.api.oauth import TokenSet
-from ali1688spider.config import ConfigError, get_str
+from ali1688spider.config import ConfigError, get_str, in_data_dir
 from ali1688spider.distributed.keys import DEFAULT_PREFIX, is_redis_url, tokens_key
 from ali1688spider.files import write_json_atomically
 from ali1688spider.redact import url_without_password
@@ -243,8 +243,11 @@ def parse_mode(text: str | None) -> int:
 
 def token_store_from_settings(settings: Mapping[str, Any]) -> TokenStore | None:
     """The store named by ``ALI1688_TOKEN_STORE`` (else ``ALI1688_REDIS_URL``), or None."""
+    location = get_str(settings, "ALI1688_TOKEN_STORE")
+    if location and not is_redis_url(location):
+        location = str(in_data_dir(settings, location))
     return open_token_store(
-        get_str(settings, "ALI1688_TOKEN_STORE"),
+        location,
         redis_url=get_str(settings, "ALI1688_REDIS_URL"),
         mode=parse_mode(get_str(settings, "ALI1688_TOKEN_STORE_MODE")),
         redis_prefix=get_str(settings, "ALI1688_REDIS_PREFIX") or DEFAULT_PREFIX,

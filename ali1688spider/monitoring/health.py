@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ali1688spider.config import ConfigError, get_bool, get_float, get_str
+from ali1688spider.config import ConfigError, get_bool, get_float, get_path
 from ali1688spider.files import write_json_atomically
 from ali1688spider.reporting.ledger import COMPLETE, PARTIAL, ledger_for, now_iso
 
@@ -66,17 +66,17 @@ def _share_setting(settings: Mapping[str, Any], name: str) -> float:
 def health_limits(settings: Mapping[str, Any]) -> HealthLimits:
     """The monitors' ``ALI1688_MONITOR_*`` settings; ConfigError naming the one that is
     unusable (the crawl command checks this before any call)."""
-    history = get_str(settings, "ALI1688_MONITOR_HISTORY")
+    history = get_path(settings, "ALI1688_MONITOR_HISTORY")
     if not history:
         raise ConfigError("ALI1688_MONITOR_HISTORY must be a file path")
-    if Path(history).is_dir():
+    if history.is_dir():
         raise ConfigError(f"ALI1688_MONITOR_HISTORY {history} is a directory: give a file path in it, "
-                          f"such as {Path(history) / 'monitor-history.json'}")
+                          f"such as {history / 'monitor-history.json'}")
     return HealthLimits(
         max_qps_refusals=_share_setting(settings, "ALI1688_MONITOR_MAX_QPS_REFUSALS"),
         max_error_rate=_share_setting(settings, "ALI1688_MONITOR_MAX_ERROR_RATE"),
         accept_partial=get_bool(settings, "ALI1688_MONITOR_ACCEPT_PARTIAL"),
-        history=Path(history),
+        history=history,
         min_item_ratio=_share_setting(settings, "ALI1688_MONITOR_MIN_ITEM_RATIO"),
     )
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from ali1688spider.closing import INCOMPLETE, REDIS_DATA_LOST, close_crawl
-from ali1688spider.config import ConfigError, get_float, get_str
+from ali1688spider.config import ConfigError, data_dir, get_float, get_str
 from ali1688spider.distributed.signals import leases_acknowledging
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import CrawlReport, Product
@@ -46,8 +46,10 @@ SUMMED = (
 )
 
 
-def report_path(template: str, *, spider: str, started: dt.datetime, target: str | None) -> Path:
-    """*template* with ``%(spider)s``, ``%(time)s`` (UTC, like feed URIs) and ``%(target)s``."""
+def report_path(template: str, *, spider: str, started: dt.datetime, target: str | None,
+                directory: Path) -> Path:
+    """*template* with ``%(spider)s``, ``%(time)s`` (UTC, like feed URIs) and ``%(target)s``,
+    under *directory* when relative (the data directory: ``ALI1688_DATA_DIR``)."""
     values = {
         "spider": spider,
         "time": started.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -61,10 +63,10 @@ def report_path(template: str, *, spider: str, started: dt.datetime, target: str
             f"ALI1688_REPORT_FILE {template!r} is not a valid name template ({type(exc).__name__}: "
             f"{exc}): use %(spider)s, %(time)s and %(target)s, and %% for a literal %"
         ) from None
+    base = directory / Path(path).expanduser()
     if target is not None and "%(target)s" not in template:
-        base = Path(path)
         return base.with_name(f"{base.stem}-{values['target']}{base.suffix}")
-    return Path(path)
+    return base
 
 
 def report_settings(settings: Mapping[str, Any]) -> tuple[float, str]:
@@ -74,7 +76,7 @@ def report_settings(settings: Mapping[str, Any]) -> tuple[float, str]:
     if minimum > 1:
         raise ConfigError(f"ALI1688_COMPLETENESS_MIN must be a share between 0 and 1, got {minimum}")
     template = get_str(settings, "ALI1688_REPORT_FILE") or ""
-    report_path(template, spider="x", started=dt.datetime.now(dt.timezone.utc), target="x")
+    report_path(template, spider="x", started=dt.datetime.now(dt.timezone.utc), target="x", directory=Path())
     return minimum, template
 
 
@@ -92,11 +94,12 @@ def delivered_text(delivered: int, total: int | None, missing: int | None) -> st
 class CompletenessPipeline:
     """Counts emitted products per shop and writes the crawl reports at the end."""
 
-    def __init__(self, crawler: Crawler, *, minimum: float, template: str):
+    def __init__(self, crawler: Crawler, *, minimum: float, template: str, directory: Path):
         self.crawler = crawler
         self.ledger = ledger_for(crawler)
         self.minimum = minimum
         self.template = template
+        self.directory = directory
         self.started = dt.datetime.now(dt.timezone.utc)
         self.judged = False
         self.shared = SharedLedger.for_crawler(crawler, crawler.spidercls.name)
@@ -109,7 +112,7 @@ class CompletenessPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         minimum, template = report_settings(crawler.settings)
-        return cls(crawler, minimum=minimum, template=template)
+        return cls(crawler, minimum=minimum, template=template, directory=data_dir(crawler.settings))
 
     def item_scraped(self, item: Any) -> None:
         """A product counts once every pipeline passed it (the SQL pipeline only passes
@@ -183,6 +186,7 @@ class CompletenessPipeline:
                 spider=ledger.spider,
                 started=self.started,
                 target=None if single and "%(target)s" not in self.template else ledger.key,
+                directory=self.directory,
             )
             write_json_atomically(path, report)
             reports.append(report)

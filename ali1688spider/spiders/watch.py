@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from ali1688spider.monitoring.rules import parse_rules
-from ali1688spider.config import get_str
+from ali1688spider.config import data_dir, get_str
 from ali1688spider.files import write_json_atomically
 from ali1688spider.items import Product
 from ali1688spider.reporting.ledger import ledger_for, now_iso
@@ -148,7 +148,8 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
                 "started_at": self.started.astimezone().isoformat(timespec="seconds"),
                 "finished_at": now_iso(),
             }
-            path = report_path(template, spider=self.name, started=self.started, target=target)
+            path = report_path(template, spider=self.name, started=self.started, target=target,
+                               directory=data_dir(self.crawler.settings))
             write_json_atomically(path, report)
             logger.info("Watch report of %s: %d product(s) delivered%s -> %s", target, delivered,
                         "" if asked is None else f" of {asked}", path)

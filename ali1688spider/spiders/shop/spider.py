@@ -39,7 +39,7 @@ from ali1688spider.api.china_time import CHINA_TIME
 from ali1688spider.api.errors import ErrorKind
 from ali1688spider.api.normalize import normalize_categories, normalize_product
 from ali1688spider.api.urls import parse_offer_id, parse_shop_ref
-from ali1688spider.config import get_str
+from ali1688spider.config import get_path, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.gateway.request import PARAMS_META_KEY, is_cache_hit
@@ -292,7 +292,7 @@ class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
         return mark.high_water
 
     def sync_state(self) -> SyncState:
-        return SyncState(Path(get_str(self.crawler.settings, "ALI1688_STATE_FILE") or ""))
+        return SyncState(get_path(self.crawler.settings, "ALI1688_STATE_FILE") or Path())
 
     def listing_params(self, job: ShopJob, piece: Slice) -> dict[str, Any]:
         if job.api == SHOP_LIST_API:
