@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ali1688spider.cli.errors import CommandError
-from ali1688spider.files import write_text_atomically
 
 if TYPE_CHECKING:
     from ali1688spider.reporting.html import Section
 
-#: A page is for anyone to open (a temporary file alone would be the owner's only).
-PAGE_MODE = 0o644
 HTML_MISSING_CHARTS = "--html draws its charts with matplotlib: pip install 'ali1688spider[chart]'"
 
 
@@ -31,7 +28,7 @@ def check_html_path(path: Path) -> None:
 
 
 def write_page(path: Path, section: Section) -> None:
-    from ali1688spider.reporting.html import page
+    from ali1688spider.reporting import html
 
-    write_text_atomically(path, page(section.title, [section]), mode=PAGE_MODE)
+    html.write_page(path, section.title, [section])
     print(f"\nHTML report written to {path}")

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
 #: The family name of the Chinese glyphs a page embeds (the CSS falls back to it).
 EMBEDDED_FONT = "ReportCJK"
+#: A page is for anyone to open (the temporary file it is written through is the owner's only).
+PAGE_MODE = 0o644
 
 
 @dataclass
@@ -60,6 +63,13 @@ def page(title: str, sections: Sequence[Section]) -> str:
 {"".join(bodies)}
 </main><script>{_SORT_SCRIPT}</script></body></html>
 """
+
+
+def write_page(path: Path, title: str, sections: Sequence[Section]) -> None:
+    """The page, written in one piece (a reader never sees half of it)."""
+    from ali1688spider.files import write_text_atomically
+
+    write_text_atomically(path, page(title, sections), mode=PAGE_MODE)
 
 
 def svg(figure: Any) -> str:

@@ -46,8 +46,10 @@ SUMMED = (
 )
 
 
-def report_path(template: str, *, spider: str, started: dt.datetime, target: str | None) -> Path:
-    """*template* with ``%(spider)s``, ``%(time)s`` (UTC, like feed URIs) and ``%(target)s``."""
+def report_path(template: str, *, spider: str, started: dt.datetime, target: str | None,
+                setting: str = "ALI1688_REPORT_FILE") -> Path:
+    """*template* (the value of *setting*) with ``%(spider)s``, ``%(time)s`` (UTC, like feed
+    URIs) and ``%(target)s``."""
     values = {
         "spider": spider,
         "time": started.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -58,7 +60,7 @@ def report_path(template: str, *, spider: str, started: dt.datetime, target: str
         path = template % values
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(
-            f"ALI1688_REPORT_FILE {template!r} is not a valid name template ({type(exc).__name__}: "
+            f"{setting} {template!r} is not a valid name template ({type(exc).__name__}: "
             f"{exc}): use %(spider)s, %(time)s and %(target)s, and %% for a literal %"
         ) from None
     if target is not None and "%(target)s" not in template:
