@@ -25,19 +25,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import gc
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from _common import REPO, goal_row, print_summary, print_table, workdir, write_results
-from changes import Backend, products, write_all
+from changes import Backend, alternating_passes, fill_template, on_each_backend, products
 
 sys.path.insert(0, str(REPO / "tests"))
 from product_samples import SAMPLE  # noqa: E402
@@ -109,39 +109,27 @@ def report_seconds(path: Path, rounds: int) -> list[float]:
     return seconds
 
 
-@contextlib.contextmanager
-def history(recorded: bool) -> Iterator[None]:
-    """Observations recorded as the pipeline does, or not at all."""
-    if recorded:
-        yield
-        return
-    with mock.patch.object(records, "_observation", lambda *args: None):
-        yield
-
-
 def history_overhead(backend: Backend, count: int, rounds: int) -> dict[str, Any]:
     """Products/s of storing a 100,000-product store again (8 % moved) with and without history."""
-    backend.create("template_store")
-    seed = Store(backend.url("template_store"))
-    seed.open()
-    write_all(seed, products(count, round_number=0))
-    seed.close()
-    again = products(count, round_number=1)
-    seconds: dict[str, list[float]] = {"with": [], "without": []}
+    fill_template(backend, count)
     points = 0
-    for number in range(rounds):
-        # Alternating which goes first, so that a slow moment of the machine hits both.
-        for mode in ("without", "with") if number % 2 == 0 else ("with", "without"):
-            backend.restore("template_store", "timed")
-            store = Store(backend.url("timed"))
-            store.open()
-            gc.collect()
-            with history(mode == "with"):
-                seconds[mode].append(round(write_all(store, again), 3))
-            if mode == "with":
-                with store.engine.connect() as connection:
-                    points = connection.execute(select(func.count()).select_from(schema.observations)).scalar() - count
-            store.close()
+
+    @contextlib.contextmanager
+    def storing(recorded: bool, url: str) -> Iterator[Store]:
+        nonlocal points
+        store = Store(url)
+        store.open()
+        with contextlib.ExitStack() as stack:
+            if not recorded:
+                stack.enter_context(mock.patch.object(records, "_observation", lambda *args: None))
+            yield store
+        if recorded:
+            with store.engine.connect() as connection:
+                points = connection.execute(select(func.count()).select_from(schema.observations)).scalar() - count
+        store.close()
+
+    seconds = alternating_passes(backend, products(count, round_number=1), rounds,
+                                 {"without": partial(storing, False), "with": partial(storing, True)})
     rate = {mode: count / statistics.median(values) for mode, values in seconds.items()}
     return {"backend": backend.name, "products": count, "points_recorded": points,
             "products_per_s_without": round(rate["without"], 1), "products_per_s_with": round(rate["with"], 1),
@@ -162,14 +150,8 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     if not options.skip_space_speed:
         rows, summary = space_and_speed(options)
-    overheads = []
-    with workdir("analysis-overhead") as tmp:
-        for name in ("sqlite", "postgresql"):
-            backend = Backend(name, tmp)
-            try:
-                overheads.append(history_overhead(backend, options.overhead_products, options.overhead_rounds))
-            finally:
-                backend.close()
+    overheads = on_each_backend("analysis-overhead", lambda backend: history_overhead(
+        backend, options.overhead_products, options.overhead_rounds))
     print_table("History overhead (Store.write, batches of 500, 8 % of products moved)", overheads,
                 ["backend", "products", "points_recorded", "products_per_s_without", "products_per_s_with", "overhead"])
     summary += [goal_row(f"history overhead on the SQL pipeline, {o['products']:,}-product {o['backend']} store",

@@ -9,12 +9,11 @@ one self-contained HTML page (``--html``).
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from ali1688spider.cli.errors import CommandError
-from ali1688spider.cli.pages import check_html_path, write_page
+from ali1688spider.cli.pages import add_output_arguments, check_html_path, read_report, show
 from ali1688spider.cli.shop_report import format_rows
 
 DEFAULT_QUANTITY = 1
@@ -26,13 +25,10 @@ def add_parser(reports: Any) -> None:
         description="Compare the suppliers of the last stored search of a keyword: the lowest unit price at "
                     "a quantity (tiered prices and MOQ), sales, and their products in the results.",
     )
-    keyword.add_argument("--db", metavar="URL", default=None,
-                         help="database URL, e.g. sqlite:///ali1688.db (default: $ALI1688_DB_URL)")
+    add_output_arguments(keyword)
     keyword.add_argument("--keyword", required=True, metavar="TEXT", help="the keyword a search crawl stored")
     keyword.add_argument("--quantity", metavar="N", default=str(DEFAULT_QUANTITY),
                          help=f"the pieces you would buy, priced from each product's tiers (default: {DEFAULT_QUANTITY})")
-    keyword.add_argument("--json", action="store_true", help="one JSON object instead of tables")
-    keyword.add_argument("--html", metavar="FILE", type=Path, help="also write one self-contained HTML page")
     keyword.set_defaults(report_run=run_keyword)
 
 
@@ -45,27 +41,18 @@ def _quantity(text: str) -> int:
 
 
 def run_keyword(args: argparse.Namespace) -> int:
-    from ali1688spider.cli.database import open_database
+    from ali1688spider.reporting.analysis_pages import keyword_section
     from ali1688spider.storage.suppliers import UnknownKeyword, keyword_report
 
     quantity = _quantity(args.quantity)
     if args.html is not None:
         check_html_path(args.html)
-    engine = open_database(args.db)
     try:
-        with engine.connect() as connection:
-            report = keyword_report(connection, args.keyword, quantity=quantity)
+        report = read_report(args.db, partial(keyword_report, keyword=args.keyword, quantity=quantity))
     except UnknownKeyword:
         raise CommandError(f"the database holds no search for {args.keyword!r}: crawl it first (scrapy crawl "
                            f"search -a keyword={args.keyword} with ALI1688_DB_URL set)", status=2) from None
-    finally:
-        engine.dispose()
-    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
-    if args.html is not None:
-        from ali1688spider.reporting.analysis_pages import keyword_section
-
-        write_page(args.html, keyword_section(report))
-    return 0
+    return show(args, report, text=format_report, section=keyword_section)
 
 
 def format_report(report: dict[str, Any]) -> str:

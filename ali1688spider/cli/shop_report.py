@@ -10,13 +10,12 @@ page (``--html``, see ``reporting/html.py``).
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ali1688spider.cli.errors import CommandError
-from ali1688spider.cli.pages import check_html_path, write_page
+from ali1688spider.cli.pages import add_output_arguments, check_html_path, read_report, show
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,27 +29,22 @@ def add_parser(reports: Any, *, parse_since: Any) -> None:
         description="Summarize one shop over a period from what crawls stored: product count, products "
                     "added and removed per week, top sellers, prices and their moves, stock-outs.",
     )
-    shop.add_argument("--db", metavar="URL", default=None,
-                      help="database URL, e.g. sqlite:///ali1688.db (default: $ALI1688_DB_URL)")
+    add_output_arguments(shop)
     shop.add_argument("--seller-open-id", required=True, metavar="ID", help="the shop's sellerOpenId")
     shop.add_argument("--since", metavar="DATE", type=parse_since,
                       help=f"start of the period (YYYY-MM-DD, local time; default: {DEFAULT_DAYS} days ago)")
-    shop.add_argument("--json", action="store_true", help="one JSON object instead of tables")
-    shop.add_argument("--html", metavar="FILE", type=Path, help="also write one self-contained HTML page")
     shop.set_defaults(report_run=run_shop)
 
 
 def run_shop(args: argparse.Namespace) -> int:
-    from ali1688spider.cli.database import open_database
+    from ali1688spider.reporting.analysis_pages import shop_section
     from ali1688spider.storage.analysis import NoRuns, UnknownShop, shop_report
 
     if args.html is not None:
         check_html_path(args.html)
     since = args.since or (datetime.now().astimezone() - timedelta(days=DEFAULT_DAYS))
-    engine = open_database(args.db)
     try:
-        with engine.connect() as connection:
-            report = shop_report(connection, args.seller_open_id, since=since)
+        report = read_report(args.db, partial(shop_report, seller_open_id=args.seller_open_id, since=since))
     except UnknownShop:
         raise CommandError(f"the database holds no product of shop {args.seller_open_id!r}: crawl it first "
                            f"(scrapy crawl shop -a seller_open_id={args.seller_open_id} with ALI1688_DB_URL set)",
@@ -58,14 +52,7 @@ def run_shop(args: argparse.Namespace) -> int:
     except NoRuns:
         raise CommandError(f"no crawl stored anything of shop {args.seller_open_id!r} since "
                            f"{since:%Y-%m-%d %H:%M}: give an earlier --since", status=2) from None
-    finally:
-        engine.dispose()
-    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
-    if args.html is not None:
-        from ali1688spider.reporting.analysis_pages import shop_section
-
-        write_page(args.html, shop_section(report))
-    return 0
+    return show(args, report, text=format_report, section=shop_section)
 
 
 # -- text --------------------------------------------------------------------------------------
