@@ -13,7 +13,8 @@ that fails is not retried: its items are dropped as not stored and the crawl clo
 ``ali1688_db_error``, because going on would crawl what can no longer be stored.
 
 Each batch also records what changed about its products (``ALI1688_DB_CHANGES``, see
-``changefeed``). Removal is on proof only. When the crawl goes idle, each complete listing of a
+``changefeed``); at the end the crawl records which products each of its searches returned
+(``search_results``, from the ledger). Removal is on proof only. When the crawl goes idle, each complete listing of a
 whole shop is compared with the shop's stored products: those it lacked are suspects, and with
 ``ALI1688_REMOVAL_PROOF=detail`` each new suspect gets one detail call. At the end a suspect is
 marked ``removed`` when its detail answered that it does not exist, or when it was a suspect of
