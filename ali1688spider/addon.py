@@ -49,6 +49,7 @@ EXTENSIONS = {
     "ali1688spider.extensions.feeds.CheckedFeedExporter": 0,
     "ali1688spider.reporting.progress.Progress": 120,
     "ali1688spider.monitoring.alerts.Alerts": 800,
+    "ali1688spider.extensions.reportpage.ReportPage": 850,
     "ali1688spider.extensions.statsfile.StatsFile": 900,
     # After SpiderState (0): its marker goes on a clean close only once spider.state is written.
     "ali1688spider.extensions.crashguard.CrashGuard": 950,

@@ -172,6 +172,12 @@ SETTINGS: tuple[Setting, ...] = (
                 "(``observations``) when one of them moved; at the end of a crawl, points older "
                 "than this many days are thinned to one a day per product (the day's last). 0: "
                 "every point is kept."),
+        Setting("ALI1688_REPORT_HTML", None,
+                "After each crawl that stores into ``ALI1688_DB_URL`` (a daily ``watch`` run, say), "
+                "write one self-contained HTML page there: the keyword report of each search the "
+                "crawl made (unit prices at 1 piece) and the shop report of each whole shop it listed "
+                "(the last 30 days). ``%(spider)s`` and ``%(time)s`` (the crawl's start, UTC) make "
+                "one file per run, e.g. ``reports/%(spider)s-%(time)s.html``. Needs the ``chart`` extra."),
         Setting("ALI1688_DETAIL_MAX_AGE", "7d",
                 "With ``details=changed``: a product whose stored detail is older than this gets "
                 "a detail call even when its listing entry shows no change (stock and SKUs are "

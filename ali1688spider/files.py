@@ -1,4 +1,4 @@
-"""Writing small JSON files so that readers never see half of one."""
+"""Writing small files (JSON, report pages) so that readers never see half of one."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 
 
 def write_json_atomically(path: Path, data: object, *, mode: int | None = None) -> None:
-    """Write *data* as JSON to *path* through a temporary file in the same directory.
+    """Write *data* as JSON to *path* (see ``write_text_atomically``)."""
+    write_text_atomically(path, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str),
+                          mode=mode)
+
+
+def write_text_atomically(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write *text* to *path* through a temporary file in the same directory.
 
     With *mode*, the permissions are set before a single byte is written (token files).
     """
@@ -23,7 +29,7 @@ def write_json_atomically(path: Path, data: object, *, mode: int | None = None) 
         if mode is not None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

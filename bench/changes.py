@@ -26,9 +26,11 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _common import REPO, crawl, goal_row, print_summary, print_table, sandbox, workdir, write_results
 
@@ -42,6 +44,9 @@ from ali1688spider.items import Product  # noqa: E402
 from ali1688spider.storage import schema  # noqa: E402
 from ali1688spider.storage.records import product_record  # noqa: E402
 from ali1688spider.storage.store import Store  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
 
 GOAL_OVERHEAD = 0.10
 BATCH = 500
@@ -113,27 +118,60 @@ class Backend:
             shutil.rmtree(self.pg_root, ignore_errors=True)
 
 
-def measure_cost(backend: Backend, count: int, rounds: int) -> dict[str, Any]:
+def on_each_backend(name: str, measure: Callable[[Backend], dict[str, Any]]) -> list[dict[str, Any]]:
+    """*measure* on SQLite, then on a PostgreSQL server of its own (in a work directory *name*)."""
+    results = []
+    with workdir(name) as tmp:
+        for backend_name in ("sqlite", "postgresql"):
+            backend = Backend(backend_name, tmp)
+            try:
+                results.append(measure(backend))
+            finally:
+                backend.close()
+    return results
+
+
+def fill_template(backend: Backend, count: int) -> None:
+    """The store every timed pass starts from (``template_store``): *count* products stored once."""
     backend.create("template_store")
     seed = Store(backend.url("template_store"), detect_changes=False)
     seed.open()
     write_all(seed, products(count, round_number=0))
     seed.close()
-    changed = products(count, round_number=1)
-    seconds: dict[str, list[float]] = {"on": [], "off": []}
-    recorded = 0
+
+
+def alternating_passes(backend: Backend, records: list[Any], rounds: int,
+                       modes: Mapping[str, Callable[[str], AbstractContextManager[Store]]]) -> dict[str, list[float]]:
+    """Seconds to store *records* into a fresh copy of the template, once per mode per round,
+    alternating which mode goes first, so that a slow moment of the machine hits both. Each
+    mode opens the store on a URL (and may look into it once the pass is done)."""
+    seconds: dict[str, list[float]] = {mode: [] for mode in modes}
     for number in range(rounds):
-        # Alternating which goes first, so that a slow moment of the machine hits both.
-        for mode in ("off", "on") if number % 2 == 0 else ("on", "off"):
+        for mode in list(modes) if number % 2 == 0 else list(reversed(modes)):
             backend.restore("template_store", "timed")
-            store = Store(backend.url("timed"), detect_changes=mode == "on")
-            store.open()
-            gc.collect()
-            seconds[mode].append(write_all(store, changed))
-            if mode == "on":
-                with store.engine.connect() as connection:
-                    recorded = connection.execute(select(func.count()).select_from(schema.product_changes)).scalar()
-            store.close()
+            with modes[mode](backend.url("timed")) as store:
+                gc.collect()
+                seconds[mode].append(round(write_all(store, records), 3))
+    return seconds
+
+
+def measure_cost(backend: Backend, count: int, rounds: int) -> dict[str, Any]:
+    fill_template(backend, count)
+    recorded = 0
+
+    @contextmanager
+    def detecting(detect: bool, url: str) -> Iterator[Store]:
+        nonlocal recorded
+        store = Store(url, detect_changes=detect)
+        store.open()
+        yield store
+        if detect:
+            with store.engine.connect() as connection:
+                recorded = connection.execute(select(func.count()).select_from(schema.product_changes)).scalar()
+        store.close()
+
+    seconds = alternating_passes(backend, products(count, round_number=1), rounds,
+                                 {"off": partial(detecting, False), "on": partial(detecting, True)})
     rate = {mode: count / statistics.median(values) for mode, values in seconds.items()}
     return {
         "backend": backend.name,
@@ -188,14 +226,7 @@ def main() -> None:
     parser.add_argument("--shop-size", type=int, default=640)
     options = parser.parse_args()
 
-    costs = []
-    with workdir("changes-cost") as tmp:
-        for name in ("sqlite", "postgresql"):
-            backend = Backend(name, tmp)
-            try:
-                costs.append(measure_cost(backend, options.products, options.rounds))
-            finally:
-                backend.close()
+    costs = on_each_backend("changes-cost", lambda backend: measure_cost(backend, options.products, options.rounds))
     print_table("Change detection cost (Store.write, batches of 500)", costs,
                 ["backend", "products", "products_per_s_without", "products_per_s_with", "cost", "changes_recorded"])
     accuracy = measure_accuracy(options.shop_size)

@@ -18,7 +18,7 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ali1688spider.cli import chart, freshness_report, shop_report
+from ali1688spider.cli import chart, freshness_report, keyword_report, shop_report
 from ali1688spider.cli.database import open_database
 from ali1688spider.cli.errors import CommandError
 
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from ali1688spider.storage.queries import PricePoint
 
 HELP = ("reports from the crawl database: `prices` (price history, --chart), `changes` (the change feed), "
-        "`shop` (one competitor's shop over a period), `freshness` (detail ages, calls per change found)")
+        "`shop` (one competitor's shop over a period), `keyword` (the suppliers of a search side by side), "
+        "`freshness` (detail ages, calls per change found)")
 CHART_PRODUCTS = 8
 TITLE_WIDTH = 30
 CHART_TITLE_WIDTH = 24
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     changes.add_argument("--json", action="store_true", help="one JSON object a line instead of a table")
     changes.set_defaults(report_run=run_changes)
     shop_report.add_parser(reports, parse_since=parse_since)
+    keyword_report.add_parser(reports)
     freshness_report.add_parser(reports)
 
 

@@ -32,6 +32,7 @@ from ali1688spider.distributed.addon import check_redis
 from ali1688spider.distributed.keys import is_distributed
 from ali1688spider.monitoring.alerts import alert_settings
 from ali1688spider.extensions.feeds import feed_not_stored
+from ali1688spider.extensions.reportpage import report_page_template
 from ali1688spider.gateway.cache import check_cache_settings
 from ali1688spider.gateway.credentials import credential_sets_from_settings
 from ali1688spider.gateway.session import check_settings
@@ -58,7 +59,7 @@ PACKAGE_SETTINGS = "ali1688spider.settings"
 #: crawl starts so that a bad value is one line and exit 2, not a traceback mid-start.
 SETTING_CHECKS = (
     check_settings, check_cache_settings, report_settings, progress_interval, check_jobdir,
-    check_redis, alert_settings, health_limits, sql_settings,
+    check_redis, alert_settings, health_limits, sql_settings, report_page_template,
 )
 
 

@@ -13,7 +13,8 @@ that fails is not retried: its items are dropped as not stored and the crawl clo
 ``ali1688_db_error``, because going on would crawl what can no longer be stored.
 
 Each batch also records what changed about its products (``ALI1688_DB_CHANGES``, see
-``changefeed``). Removal is on proof only. When the crawl goes idle, each complete listing of a
+``changefeed``); at the end the crawl records which products each of its searches returned
+(``search_results``, from the ledger). Removal is on proof only. When the crawl goes idle, each complete listing of a
 whole shop is compared with the shop's stored products: those it lacked are suspects, and with
 ``ALI1688_REMOVAL_PROOF=detail`` each new suspect gets one detail call. At the end a suspect is
 marked ``removed`` when its detail answered that it does not exist, or when it was a suspect of
@@ -178,6 +179,8 @@ class SqlPipeline:
         self._flush()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        if self.ledger.search_results and self.error is None and self.store is not None:
+            await self._record_searches()
         if self.changes is not None and self.error is None and self.store is not None:
             await self._record_removals(self.changes)
         if self.settings.daily_history_after is not None and self.error is None and self.store is not None:
@@ -235,6 +238,14 @@ class SqlPipeline:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
             close_crawl(self.crawler, DB_ERROR, "Recording removed products failed (%s)", self.error)
+
+    async def _record_searches(self) -> None:
+        """Which products each search returned (for ``ali1688 report keyword``); a failure costs
+        only that record: the products are stored."""
+        try:
+            await self._in_thread(self.store.record_search_results, self.run_id, self.ledger.search_results)
+        except Exception as exc:
+            logger.warning("Could not record which products the searches returned: %s", describe_error(exc))
 
     async def _compact_history(self, age: timedelta) -> None:
         """Thin observations older than *age* to one a day; a failure costs only the thinning."""

@@ -201,6 +201,9 @@ class CompletenessLedger:
         self._last_owner: TargetLedger | None = None
         #: Products of targets without a ledger (a watchlist's searches and id lists).
         self._tags: dict[str, list[str]] = {}
+        #: Keyword -> the products its search returned, in the platform's order (stored with
+        #: the run for ``ali1688 report keyword``).
+        self.search_results: dict[str, dict[str, None]] = {}
 
     def open(self, key: str, *, spider: str, target: str) -> TargetLedger:
         ledger = self.targets.get(key)
@@ -252,6 +255,10 @@ class CompletenessLedger:
         keys = self._tags.setdefault(product_id, [])
         if key not in keys:
             keys.append(key)
+
+    def note_search_result(self, keyword: str, product_id: str) -> None:
+        """The search for *keyword* returned *product_id* (after those it returned before)."""
+        self.search_results.setdefault(keyword, {}).setdefault(product_id, None)
 
     def targets_of(self, product_id: str) -> tuple[str, ...]:
         """The keys of the targets that listed or asked for *product_id* (a watchlist's

@@ -47,9 +47,10 @@ SUMMED = (
 
 
 def report_path(template: str, *, spider: str, started: dt.datetime, target: str | None,
-                directory: Path) -> Path:
-    """*template* with ``%(spider)s``, ``%(time)s`` (UTC, like feed URIs) and ``%(target)s``,
-    under *directory* when relative (the data directory: ``ALI1688_DATA_DIR``)."""
+                directory: Path, setting: str = "ALI1688_REPORT_FILE") -> Path:
+    """*template* (the value of *setting*) with ``%(spider)s``, ``%(time)s`` (UTC, like feed
+    URIs) and ``%(target)s``, under *directory* when relative (the data directory:
+    ``ALI1688_DATA_DIR``)."""
     values = {
         "spider": spider,
         "time": started.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -60,7 +61,7 @@ def report_path(template: str, *, spider: str, started: dt.datetime, target: str
         path = template % values
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(
-            f"ALI1688_REPORT_FILE {template!r} is not a valid name template ({type(exc).__name__}: "
+            f"{setting} {template!r} is not a valid name template ({type(exc).__name__}: "
             f"{exc}): use %(spider)s, %(time)s and %(target)s, and %% for a literal %"
         ) from None
     base = directory / Path(path).expanduser()

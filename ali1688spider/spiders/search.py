@@ -114,12 +114,15 @@ class SearchResults(Ali1688Spider):
             stats.set_value("ali1688/search/total", answer.total)
             logger.info("Search %r: %d results in %s pages", args["keyword"], answer.total,
                         answer.total_pages)
+        ledger = ledger_for(self.crawler)
         for entry in answer.entries:
             product, anomalies = normalize_product(SEARCH_API, entry)
             self.count_anomalies(anomalies)
             stats.inc_value("ali1688/search/results")
+            if product["product_id"]:
+                ledger.note_search_result(args["keyword"], product["product_id"])
             if args.get("target") and product["product_id"]:
-                ledger_for(self.crawler).tag(product["product_id"], args["target"])
+                ledger.tag(product["product_id"], args["target"])
             if args["details"] and product["product_id"]:
                 yield self.detail_request(
                     product["product_id"], callback=self.parse_search_detail, cb_kwargs={"listing": product}

@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect, Engine
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class SchemaError(RuntimeError):
@@ -253,6 +253,18 @@ observations = Table(
     Index("ix_observations_observed", "observed_at"),
 )
 
+# Which products each search returned, in the platform's order, per keyword and run: what
+# ``ali1688 report keyword`` compares suppliers over. Schema version 6.
+search_results = Table(
+    "search_results",
+    metadata,
+    Column("run_id", BigInteger, ForeignKey("crawl_runs.run_id"), primary_key=True, autoincrement=False),
+    Column("keyword", String, primary_key=True),
+    Column("product_id", String, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Index("ix_search_results_keyword", "keyword", "run_id"),
+)
+
 categories = Table(
     "categories",
     metadata,
@@ -300,9 +312,14 @@ def _version_5(connection: Connection) -> None:
     run_targets.create(connection)
 
 
+def _version_6(connection: Connection) -> None:
+    """The keyword report: ``search_results``."""
+    search_results.create(connection)
+
+
 #: version -> step that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    2: _version_2, 3: _version_3, 4: _version_4, 5: _version_5,
+    2: _version_2, 3: _version_3, 4: _version_4, 5: _version_5, 6: _version_6,
 }
 # Any constant: serializes schema creation between crawls that start at the same moment.
 _ADVISORY_LOCK = 1688_0001

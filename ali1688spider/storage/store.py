@@ -379,6 +379,17 @@ class Store:
             changes = self._mark_removed(connection, run_id, proven, at)
         return Settlement(changes=changes, suspects=len(suspects), stored=absence.stored)
 
+    def record_search_results(self, run_id: int, results: Mapping[str, Collection[str]]) -> int:
+        """Store which products each keyword's search of run *run_id* returned, in order
+        (``search_results``); the number of rows."""
+        rows = [{"run_id": run_id, "keyword": keyword, "product_id": product_id, "position": position}
+                for keyword, product_ids in results.items()
+                for position, product_id in enumerate(product_ids, start=1)]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(schema.search_results.insert(), rows)
+        return len(rows)
+
     def compact_observations(self, before: datetime) -> int:
         """Keep one observation a day (the day's last) of each product before *before*: the
         trend stays, the rows shrink. The number of rows deleted."""
