@@ -85,6 +85,9 @@ def test_spare_calls_refresh_the_likeliest_changed_and_the_next_run_starts_with_
 
     found = recorded_changes(db_url, "--run", "2")
     assert {c["product_id"] for c in found} <= {c["product_id"] for c in truth}   # no false change
+    delisted = {c["product_id"] for c in truth if c["kind"] == "removed"}
+    # The removal proofs go before the planner's refreshes, within the same budget.
+    assert delisted and delisted <= {c["product_id"] for c in found if c["kind"] == "removed"}
 
     chart = Path(second.output).parent / "freshness.png"
     done = ali1688("report", "freshness", "--db", db_url, "--json", "--chart", str(chart), env={})

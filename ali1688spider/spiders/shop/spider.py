@@ -142,8 +142,12 @@ class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
         for api_name in (SHOP_LIST_API, OWN_LIST_API):
             parse_split_order(get_str(crawler.settings, "ALI1688_SPLIT_ORDER"), api_name)
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider.plan_refreshes, signal=signals.spider_idle)
+        # Connected once the pipelines are: their idle work (removal proofs) is queued first.
+        crawler.signals.connect(spider.connect_planner, signal=signals.spider_opened)
         return spider
+
+    def connect_planner(self) -> None:
+        self.crawler.signals.connect(self.plan_refreshes, signal=signals.spider_idle)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
