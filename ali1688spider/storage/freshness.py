@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from ali1688spider.api.china_time import DAY_SECONDS
 from ali1688spider.storage import schema
 
 if TYPE_CHECKING:
@@ -152,5 +153,5 @@ def _empty_shop(seller_open_id: str) -> dict[str, Any]:
 def _age_bucket(detail_at: datetime | None, now: datetime) -> str:
     if detail_at is None:
         return NEVER
-    days = (now - detail_at).total_seconds() / 86_400
+    days = (now - detail_at).total_seconds() / DAY_SECONDS
     return next(label for label, bound in AGE_BUCKETS if days < bound)
