@@ -31,6 +31,20 @@ def test_the_planner_ranks_products_by_their_chance_of_having_changed():
     assert [round(c.chance, 2) for c in chosen.chosen + chosen.left] == [0.59, 0.37, 0.32, 0.13]
 
 
+def test_products_nearer_a_stock_out_or_a_restock_go_first():
+    histories = [
+        # id, shop, days observed, changes, days since the last detail, variants in stock
+        History("many-skus", "s", 20, 2, 6, 4),       # rate 3/(20+13.3) = 0.09: 0.42 x 1.5 = 0.63
+        History("last-sku", "s", 20, 2, 4, 1),        # 0.30 x 3 = 0.91
+        History("sold-out", "s", 20, 2, 3, 0),        # 0.24 x 3 = 0.71
+        History("never-detailed", "s", 20, 0, 20),    # 1/33.3 = 0.03: 0.45 x 1 = 0.45
+    ]                                                 # the shop: 6 changes in 80 days
+    ranked = plan(histories, 4).chosen
+    assert [c.product_id for c in ranked] == ["last-sku", "sold-out", "many-skus", "never-detailed"]
+    assert [round(c.chance, 2) for c in ranked] == [0.30, 0.24, 0.42, 0.45]
+    assert [round(c.priority, 2) for c in ranked] == [0.91, 0.71, 0.63, 0.45]
+
+
 def test_a_shop_without_history_takes_the_other_shops_rate_and_no_history_at_all_goes_stalest_first():
     quiet = [History("a", "quiet", 5, 0, 5), History("b", "quiet", 9, 0, 1)]
     busy = [History("c", "busy", 10, 5, 2)]
@@ -101,6 +115,30 @@ def test_spare_calls_refresh_the_likeliest_changed_and_the_next_run_starts_with_
     assert fresh["runs"][1]["calls"] <= second.stats["ali1688/calls"]
     assert fresh["runs"][1]["calls"] >= len(detailed(second)) + fresh["runs"][1]["listing_calls"]
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_removal_proofs_are_paid_before_the_refreshes(sandbox_factory, crawl, db_url, tmp_path):
+    sandbox = sandbox_factory("--qps", "0", "--shops", "300")
+    shop = sandbox.shops()[0]
+    seller = shop["seller_open_id"]
+    monitor(crawl, sandbox, db_url, seller, 1)
+    sandbox.post("/sandbox/advance", {"hours": 72})
+    delisted = set(sandbox.post("/sandbox/delist", {"seller_open_id": seller, "fraction": 0.05, "seed": 3})["changed"])
+    truth = sandbox.get(f"/sandbox/changes?since={quote(START)}&seller_open_id={seller}")
+    delisted |= {c["product_id"] for c in truth if c["kind"] == "removed"}
+    assert len(delisted) >= 10
+    # What the run costs without refreshes (no budget: nothing planned), on a copy of the store.
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(Path(db_url.removeprefix("sqlite:///")).read_bytes())
+    needed = monitor(crawl, sandbox, f"sqlite:///{copy}", seller, "2-unplanned").stats["ali1688/calls"]
+    # A budget that leaves a few calls after the proofs: spent before them, the proofs would not fit.
+    budget = needed + 4
+    planned = monitor(crawl, sandbox, db_url, seller, 2, ALI1688_MAX_REQUESTS=str(budget))
+    assert planned.stats["ali1688/calls"] <= budget
+    assert 0 < planned.stats["ali1688/planner/refreshes"] <= 4
+    removed = {c["product_id"] for c in recorded_changes(db_url, "--run", "2") if c["kind"] == "removed"}
+    assert delisted <= removed
 
 
 def test_with_calls_for_every_product_every_unseen_stock_change_is_found(sandbox_factory, crawl, db_url):

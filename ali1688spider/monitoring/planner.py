@@ -10,8 +10,14 @@ Each product's rate of change is estimated from its own history, with its shop's
 weighing as much as one change at the shop's average rate. The chance that it changed since
 its last detail is ``1 - exp(-rate * days since the detail)``. A product without history of
 its own gets its shop's rate, a shop without history the rate of every shop; with no history
-at all, the oldest detail goes first (round robin). Units cancel out: any clock that every
+at all, the oldest detail goes first (round robin, weighted as below). Units cancel out: any clock that every
 timestamp shares will do.
+
+Products are refreshed in the order of that chance weighted by how near the stored product is
+to a stock-out or a restock, the stock changes users act on: ``1 + 2 / variants in stock``
+(its SKUs with stock, or 1 for a product without SKUs that has stock), so 3 for the last
+variant in stock, and 3 for a product out of stock, whose next stock change brings it back. A product whose stock was never stored
+weighs 1.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class History:
     changes: int
     #: Days since its last detail (since it was first stored when it never had one).
     stale_days: float
+    #: Its variants in stock at the last detail (SKUs with stock; a product without SKUs is
+    #: one); None when its stock was never stored.
+    in_stock: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class Candidate:
     seller_open_id: str | None
     chance: float
     stale_days: float
+    #: The chance weighted by the product's nearness to a stock-out or a restock.
+    priority: float
 
 
 @dataclass(frozen=True)
@@ -61,36 +72,47 @@ def _rate(changes: float, days: float) -> float | None:
     return changes / days if days > 0 and changes > 0 else None
 
 
-def change_rates(histories: Sequence[History]) -> dict[str, float]:
-    """Product id -> its estimated changes per day (0.0 when nothing has ever changed)."""
+def change_rates(histories: Sequence[History]) -> dict[str, float] | None:
+    """Product id -> its estimated changes per day; None when no product has any history."""
     shop_changes: dict[str | None, int] = defaultdict(int)
     shop_days: dict[str | None, float] = defaultdict(float)
     for history in histories:
         shop_changes[history.seller_open_id] += history.changes
         shop_days[history.seller_open_id] += history.observed_days
     overall = _rate(sum(shop_changes.values()), sum(shop_days.values()))
+    if overall is None:
+        return None
     rates = {}
     for history in histories:
         prior = _rate(shop_changes[history.seller_open_id], shop_days[history.seller_open_id]) or overall
-        rates[history.product_id] = (
-            (history.changes + 1) / (history.observed_days + 1 / prior) if prior else 0.0
-        )
+        rates[history.product_id] = (history.changes + 1) / (history.observed_days + 1 / prior)
     return rates
 
 
+def stock_weight(in_stock: int | None) -> float:
+    """How much nearer a stock-out or a restock a product with *in_stock* variants is."""
+    if in_stock is None:
+        return 1.0
+    return 3.0 if in_stock == 0 else 1 + 2 / in_stock
+
+
 def rank(histories: Sequence[History]) -> list[Candidate]:
-    """Every product, the likeliest to have changed first (ties: the stalest first)."""
+    """Every product, the highest priority first (ties: the stalest first). Without any
+    history every product is as likely to have changed: the priority is its staleness,
+    weighted the same way."""
     rates = change_rates(histories)
-    candidates = [
-        Candidate(h.product_id, h.seller_open_id, 1 - math.exp(-rates[h.product_id] * h.stale_days), h.stale_days)
-        for h in histories
-    ]
-    candidates.sort(key=lambda c: (-c.chance, -c.stale_days, c.product_id))
+    candidates = []
+    for h in histories:
+        chance = 0.0 if rates is None else 1 - math.exp(-rates[h.product_id] * h.stale_days)
+        likelihood = h.stale_days if rates is None else chance
+        candidates.append(Candidate(h.product_id, h.seller_open_id, chance, h.stale_days,
+                                    likelihood * stock_weight(h.in_stock)))
+    candidates.sort(key=lambda c: (-c.priority, -c.stale_days, c.product_id))
     return candidates
 
 
 def plan(histories: Iterable[History], calls: int) -> Plan:
-    """Spend *calls* detail calls on the products likeliest to have changed."""
+    """Spend *calls* detail calls on the products of highest priority."""
     ranked = rank(list(histories))
     calls = max(0, calls)
     return Plan(chosen=ranked[:calls], left=ranked[calls:])

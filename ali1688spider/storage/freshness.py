@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ali1688spider.api.china_time import DAY_SECONDS
 from ali1688spider.storage import schema
@@ -68,25 +68,41 @@ NOT_ACTIVITY = ("new", "removed")
 def refresh_histories(engine: Engine, sellers: Collection[str], detailed_before: datetime) -> list[Mapping[str, Any]]:
     """The stored products of *sellers* a refresh may pick: listed (neither removed nor
     suspected) and not detailed since *detailed_before*; each with ``product_id``,
-    ``seller_open_id``, ``first_seen_at``, ``detail_at`` and ``changes`` (its recorded changes
-    but ``new`` and ``removed``)."""
-    products, changes = schema.products, schema.product_changes
+    ``seller_open_id``, ``first_seen_at``, ``detail_at``, ``changes`` (its recorded changes
+    but ``new`` and ``removed``) and ``in_stock`` (its variants in stock, None when no detail
+    stored its stock)."""
+    products, changes, skus = schema.products, schema.product_changes, schema.skus
     counts = (
         select(changes.c.product_id, func.count().label("changes"))
         .where(changes.c.kind.not_in(NOT_ACTIVITY))
         .group_by(changes.c.product_id)
         .subquery()
     )
+    variants = (
+        select(skus.c.product_id, func.count().label("skus"),
+               func.sum(case((skus.c.stock > 0, 1), else_=0)).label("selling"))
+        .group_by(skus.c.product_id)
+        .subquery()
+    )
     query = (
         select(products.c.product_id, products.c.seller_open_id, products.c.first_seen_at, products.c.detail_at,
-               func.coalesce(counts.c.changes, 0).label("changes"))
+               products.c.stock, func.coalesce(counts.c.changes, 0).label("changes"), variants.c.selling)
         .outerjoin(counts, counts.c.product_id == products.c.product_id)
+        .outerjoin(variants, variants.c.product_id == products.c.product_id)
         .where(products.c.seller_open_id.in_(list(sellers)), products.c.removed_at.is_(None),
                products.c.suspected_at.is_(None))
         .where((products.c.detail_at.is_(None)) | (products.c.detail_at < detailed_before))
     )
     with engine.connect() as connection:
-        return [row._mapping for row in connection.execute(query)]
+        return [{**row._mapping, "in_stock": _in_stock(row)} for row in connection.execute(query)]
+
+
+def _in_stock(row: Any) -> int | None:
+    if row.detail_at is None or (row.selling is None and row.stock is None):
+        return None
+    if row.selling is not None:
+        return int(row.selling)
+    return 1 if row.stock > 0 else 0
 
 
 def calls_since(engine: Engine, since: datetime) -> int:

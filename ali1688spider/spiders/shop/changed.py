@@ -110,7 +110,7 @@ class ChangedDetails:
 
         histories = [
             History(row["product_id"], row["seller_open_id"], days(row["first_seen_at"]), row["changes"],
-                    days(row["detail_at"] or row["first_seen_at"]))
+                    days(row["detail_at"] or row["first_seen_at"]), row["in_stock"])
             for row in refresh_histories(self.engine, list(listed), since)
             if row["product_id"] in listed[row["seller_open_id"]]
         ]
