@@ -31,9 +31,8 @@ def start_sandbox_process(*args: str) -> SandboxProcess:
     return start_process(*args, cwd=str(REPO))
 
 
-@pytest.fixture
-def sandbox_factory():
-    """Start sandboxes with given command-line options; all are stopped after the test."""
+def started_sandboxes():
+    """Yield ``start(*args)``, which starts a sandbox; every one started is stopped after."""
     started: list[SandboxProcess] = []
 
     def start(*args: str) -> SandboxProcess:
@@ -44,6 +43,18 @@ def sandbox_factory():
     yield start
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture
+def sandbox_factory():
+    """Start sandboxes with given command-line options; all are stopped after the test."""
+    yield from started_sandboxes()
+
+
+@pytest.fixture(scope="module")
+def module_sandbox_factory():
+    """``sandbox_factory`` for a module's shared fixtures: stopped after the module."""
+    yield from started_sandboxes()
 
 
 @pytest.fixture(scope="session")
@@ -108,5 +119,15 @@ def crawl(tmp_path):
 
     def run(spider: str, **kwargs: Any) -> CrawlResult:
         return run_crawl(spider, tmp_path, **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def module_crawl(tmp_path_factory):
+    """``crawl`` for a module's shared fixtures: each run in a directory of its own."""
+
+    def run(spider: str, **kwargs: Any) -> CrawlResult:
+        return run_crawl(spider, tmp_path_factory.mktemp(spider), **kwargs)
 
     return run

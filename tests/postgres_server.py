@@ -126,12 +126,17 @@ def postgres_server():
     shutil.rmtree(root, ignore_errors=True)
 
 
+def fresh_database(server: PostgresServer):
+    """Yield the URL of a new, empty database on *server*; dropped after."""
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
 @pytest.fixture
 def postgres_url(postgres_server):
     """URL of a fresh, empty database on the session's PostgreSQL server."""
-    name = postgres_server.create_database()
-    yield postgres_server.url(name)
-    postgres_server.drop_database(name)
+    yield from fresh_database(postgres_server)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -140,6 +145,16 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ali1688.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(request, tmp_path_factory):
+    """``db_url`` for a module's shared fixtures, which crawl once into it for tests that only
+    read: one database on SQLite and one on PostgreSQL for the whole module."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'ali1688.db'}"
+    else:
+        yield from fresh_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture

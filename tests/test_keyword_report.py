@@ -36,16 +36,17 @@ def sandbox_first_page(sandbox, size: int) -> list[str]:
     return [str(entry["offerId"]) for entry in answer["result"]["result"]["data"]]
 
 
-@pytest.fixture
-def searched(sandbox_factory, crawl, db_url):
-    """SEARCH crawled with details (suppliers known), and 饼干 without (suppliers unknown)."""
-    sandbox = sandbox_factory("--qps", "0")
-    env = sandbox.env(ALI1688_DB_URL=db_url, **FAST)
-    first = crawl("search", args={**SEARCH, "details": "1"}, env=env)
+@pytest.fixture(scope="module")
+def searched(module_sandbox_factory, module_crawl, module_db_url):
+    """SEARCH crawled with details (suppliers known), and 饼干 without (suppliers unknown);
+    shared by the module's tests, which only read it."""
+    sandbox = module_sandbox_factory("--qps", "0")
+    env = sandbox.env(ALI1688_DB_URL=module_db_url, **FAST)
+    first = module_crawl("search", args={**SEARCH, "details": "1"}, env=env)
     assert first.returncode == 0, first.log[-3000:]
-    second = crawl("search", args={"keyword": "饼干", "max_pages": "1"}, env=env, output_name="listing.jsonl")
+    second = module_crawl("search", args={"keyword": "饼干", "max_pages": "1"}, env=env)
     assert second.returncode == 0, second.log[-3000:]
-    return {"sandbox": sandbox, "db": db_url, "items": {item["product_id"]: item for item in first.items}}
+    return {"sandbox": sandbox, "db": module_db_url, "items": {item["product_id"]: item for item in first.items}}
 
 
 def report(db_url: str, *words: str):

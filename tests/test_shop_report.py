@@ -13,10 +13,12 @@ from helpers import ali1688
 FAST = {"ALI1688_QPS": "500"}
 
 
-@pytest.fixture
-def watched_shop(sandbox_factory, crawl, db_url):
-    """A shop crawled twice with details, 10 % repriced, 5 % emptied and 3 % delisted between."""
-    sandbox = sandbox_factory("--qps", "0")
+@pytest.fixture(scope="module")
+def watched_shop(module_sandbox_factory, module_crawl, module_db_url):
+    """A shop crawled twice with details, 10 % repriced, 5 % emptied and 3 % delisted between;
+    shared by the module's tests, which only read it."""
+    db_url, crawl = module_db_url, module_crawl
+    sandbox = module_sandbox_factory("--qps", "0")
     shop = sandbox.shop(100)
     seller = shop["seller_open_id"]
     env = sandbox.env(ALI1688_DB_URL=db_url, **FAST)
