@@ -23,7 +23,6 @@ from ali1688spider.items import ProductChange
 from ali1688spider.reporting.ledger import COMPLETE, ledger_for
 from ali1688spider.reporting.shared import SharedLedger
 from ali1688spider.storage.records import price_text
-from ali1688spider.storage.store import ListingScope
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from ali1688spider.reporting.ledger import TargetLedger
+    from ali1688spider.storage.store import ListingScope
 
 logger = logging.getLogger(__name__)
 STATS_PREFIX = "ali1688/changes/"
@@ -83,6 +83,9 @@ class ChangeFeed:
         Judged once: the answer is kept for the rest of the crawl."""
         if self._listings is not None:
             return self._listings
+        # Imported here: a crawl without a database never loads SQLAlchemy.
+        from ali1688spider.storage.store import ListingScope
+
         listings = []
         for target in self.ledger.targets.values():
             if target.scope is None:

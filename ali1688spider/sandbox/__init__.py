@@ -16,11 +16,12 @@ import asyncio
 import logging
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ali1688spider.sandbox.app import SandboxApp
 from ali1688spider.sandbox.options import SandboxOptions
-from ali1688spider.sandbox.server import HttpServer
+
+if TYPE_CHECKING:
+    from ali1688spider.sandbox.app import SandboxApp
 
 __all__ = ["SandboxHandle", "SandboxOptions", "start_sandbox"]
 
@@ -84,6 +85,11 @@ class SandboxHandle:
 
 def start_sandbox(options: SandboxOptions | None = None, **overrides: Any) -> SandboxHandle:
     """Start a sandbox in this process; returns once it accepts connections."""
+    # Imported here: a crawl that only needs the sandbox's public credentials (options) does
+    # not load the server and aiohttp.
+    from ali1688spider.sandbox.app import SandboxApp
+    from ali1688spider.sandbox.server import HttpServer
+
     options = replace(options or SandboxOptions(), **overrides)
     app = SandboxApp(options)
     server = HttpServer(app.handle, options.host, options.port)
