@@ -16,5 +16,8 @@ ADDONS = {"ali1688spider.Addon": 500}
 ROBOTSTXT_OBEY = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control HTTP server runs code inside a process that holds the app secret and
+# tokens; like the telnet console, it stays off (and its aiohttp server costs every crawl's start).
+REMOTE_CONTROL_ENABLED = False
 USER_AGENT = "ali1688spider (+Ocean-SDK-Client compatible)"
 LOG_LEVEL = "INFO"
