@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import REPO
+from helpers import REPO, child_environment
 
 from ali1688spider.sandbox.process import (
     SandboxProcess,
     crawl_command,
-    crawl_environment,
 )
 from ali1688spider.sandbox.process import start_sandbox_process as start_process
 
@@ -108,7 +107,7 @@ def run_crawl(
     }
     command = crawl_command(spider, output=output, args=args, settings=all_settings)
     completed = subprocess.run(
-        command, cwd=REPO, env=crawl_environment(env), capture_output=True, text=True, timeout=timeout
+        command, cwd=REPO, env=child_environment(env), capture_output=True, text=True, timeout=timeout
     )
     return CrawlResult(completed.returncode, completed.stdout + completed.stderr, output, stats_path)
 

@@ -20,13 +20,18 @@ REPO = Path(__file__).resolve().parents[1]
 REDIRECT_URI = "http://127.0.0.1:1/callback"
 CLI = [sys.executable, "-m", "ali1688spider.cli"]
 #: The SQL pipeline's batches written after 50 ms instead of a second: the tests' shops are
-#: small, so that second is most of each crawl's time (for crawls whose story is not batching).
+#: small, so that second is most of each crawl's time. A test may set its own.
 FAST_BATCHES = {"ALI1688_DB_FLUSH_SECONDS": "0.05"}
 
 
+def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a crawl or command the tests start: ``crawl_environment`` with
+    ``FAST_BATCHES``, then *env*."""
+    return crawl_environment(FAST_BATCHES, env)
+
+
 def ali1688(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    child_env = crawl_environment()
-    child_env.update(env)
+    child_env = child_environment(env)
     return subprocess.run(
         [*CLI, *args], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=60
     )

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 from conftest import start_sandbox_process
-from helpers import FAST_BATCHES, recorded_changes, run_async
+from helpers import recorded_changes, run_async
 from test_faults import start_crawl
 from scrapy import Spider
 from scrapy.crawler import Crawler
@@ -223,7 +223,7 @@ def test_a_closed_port_is_tried_four_times():
 
 RULES = "price_drop:5,out_of_stock"
 FAST_RETRIES = {"ALI1688_ALERT_BACKOFF": "0.05", "ALI1688_ALERT_TIMEOUT": "5"}
-FAST = {"ALI1688_QPS": "500", **FAST_BATCHES}
+FAST = {"ALI1688_QPS": "500"}
 
 
 def matched_by_rules(changes: list[dict[str, Any]]) -> list[tuple[str, str]]:

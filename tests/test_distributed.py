@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, CrawlResult
-from helpers import sandbox_apps
+from helpers import child_environment, sandbox_apps
 
-from ali1688spider.sandbox.process import crawl_environment
 
 QPS = 20
 QPS_LIMIT_CODE = "gw.QosAppFrequencyLimit"
@@ -55,10 +54,9 @@ def start_worker(
         command += ["-s", f"{key}={value}"]
     for key, value in args.items():
         command += ["-a", f"{key}={value}"]
-    child_env = crawl_environment()
-    child_env.update(env)
     with log.open("wb") as log_file:
-        process = subprocess.Popen(command, cwd=REPO, env=child_env, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env=child_environment(env), stdout=log_file,
+                                   stderr=subprocess.STDOUT)
     return Worker(process, output, stats, log)
 
 
@@ -68,8 +66,7 @@ def run_workers(tmp_path, count, spider, args, env, prefix="w", settings=None) -
 
 
 def enqueue(env: dict[str, str], *words: str) -> subprocess.CompletedProcess:
-    child_env = crawl_environment()
-    child_env.update(env)
+    child_env = child_environment(env)
     return subprocess.run(
         [sys.executable, "-m", "ali1688spider.cli", "enqueue", *words],
         cwd=REPO, env=child_env, capture_output=True, text=True, timeout=60,

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import time
 
-from helpers import FAST_BATCHES
 from redis_server import start_redis_server
 from test_distributed import enqueue, run_workers, start_worker
 
-FAST = {"ALI1688_QPS": "500", "ALI1688_REDIS_IDLE_TIMEOUT": "2", "ALI1688_RETRY_TIMES": "1", **FAST_BATCHES}
+FAST = {"ALI1688_QPS": "500", "ALI1688_REDIS_IDLE_TIMEOUT": "2", "ALI1688_RETRY_TIMES": "1"}
 
 
 def test_each_run_judges_its_own_listing_on_the_same_prefix(proxied, redis_url, tmp_path):

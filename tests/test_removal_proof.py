@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 
-from helpers import FAST_BATCHES
 
 
-FAST = {"ALI1688_QPS": "500", "ALI1688_RETRY_TIMES": "1", **FAST_BATCHES}
+FAST = {"ALI1688_QPS": "500", "ALI1688_RETRY_TIMES": "1"}
 
 
 def shop_crawl(crawl, env, seller, **settings):

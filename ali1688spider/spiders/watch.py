@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -18,6 +19,7 @@ from scrapy import signals
 from ali1688spider.monitoring.rules import parse_rules
 from ali1688spider.config import data_dir, get_str
 from ali1688spider.files import write_json_atomically
+from ali1688spider.idset import ProductIdSet
 from ali1688spider.items import Product
 from ali1688spider.reporting.ledger import ledger_for, now_iso
 from ali1688spider.reporting.pipeline import report_path
@@ -85,7 +87,8 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
         #: Searches' and id lists' targets -> how many products were asked for (None: a search),
         #: which were delivered (by any entry), and which no longer exist.
         self.lists: dict[str, int | None] = {}
-        self.list_delivered: dict[str, set[str]] = {}
+        #: Every product the feed received; counted per search and id list at the close.
+        self.delivered = ProductIdSet()
         self.gone: list[str] = []
         self.started = dt.datetime.now(dt.timezone.utc)
 
@@ -113,10 +116,16 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
             self.alert_rules[target] = entry.alert
 
     def item_scraped(self, item: Any) -> None:
-        if isinstance(item, Product):
-            for target in ledger_for(self.crawler).targets_of(item.get("product_id")):
-                if target in self.lists:
-                    self.list_delivered.setdefault(target, set()).add(item["product_id"])
+        if isinstance(item, Product) and item.get("product_id"):
+            self.delivered.add(item["product_id"])
+
+    def list_deliveries(self) -> Counter[str]:
+        """Products delivered for each search and id list. Counted at the close: a product
+        another entry delivered before this one's search returned it counts here too."""
+        ledger, counts = ledger_for(self.crawler), Counter[str]()
+        for product_id in self.delivered:
+            counts.update(target for target in ledger.targets_of(product_id) if target in self.lists)
+        return counts
 
     def product_detail_failed(self, failure: Failure) -> None:
         """A watched product that no longer exists is a finding (recorded as removed), not a
@@ -135,8 +144,9 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
         """Shops have their crawl reports; write one for each search and id list too."""
         super().closed(reason)
         template = get_str(self.crawler.settings, "ALI1688_REPORT_FILE") or ""
+        deliveries = self.list_deliveries()
         for target, asked in self.lists.items():
-            delivered = len(self.list_delivered.get(target, ()))
+            delivered = deliveries[target]
             gone = sum(1 for offer_id in self.gone if target in ledger_for(self.crawler).targets_of(offer_id))
             report = {
                 "spider": self.name,
