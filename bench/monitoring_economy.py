@@ -12,9 +12,12 @@
    ask for, then the spare calls where changes are likeliest). The baseline: the same listings
    with ``details=0`` and the rest of the quota on details in round robin (an id-list entry of
    the same watchlist). Scored on the sandbox's ground truth, per change kind: the share found
-   within 24 hours of happening and the mean delay of those found (simulated hours). Goals: at
-   least 2 x the baseline's stock-outs found within 24 h, a mean stock-out delay at most half
-   the baseline's, 0 false changes; the planner's CPU <= 5 % of its crawls'.
+   within 24 hours of happening, the mean delay of every change (one still not found counts
+   until the last run: a lower bound of its delay) and the mean delay of those found (simulated
+   hours; a side that finds fewer, only the easy ones, looks better by this one). Goals: at
+   least 2 x the baseline's stock-outs found within 24 h, a mean stock-out delay (every
+   stock-out) at most half the baseline's, 0 false changes; the planner's CPU <= 5 % of its
+   crawls'.
 
 Prints tables and writes ``bench/results/monitoring_economy.json``.
 
@@ -148,12 +151,14 @@ def listed_counts(db: Path) -> list[int]:
 
 
 def score(truth: list[dict[str, Any]], found: list[tuple[str, str, int]], times: dict[int, datetime]) -> dict:
-    """Per kind: changes, the share found within 24 h, the mean delay (hours) of those found,
-    and false changes (recorded for a product the ground truth never changed before)."""
+    """Per kind: changes, the share found within 24 h, the mean delay (hours) of every change
+    (one not found counted until the last run) and of those found, and false changes
+    (recorded for a product the ground truth never changed before)."""
     seen: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     for product_id, kind, run in found:
         if run in times and run > 1:
             seen[(product_id, kind)].append(times[run])
+    last_run = max(times.values())
     first_change: dict[str, datetime] = {}
     for change in truth:
         at = datetime.fromisoformat(change["at"])
@@ -162,17 +167,19 @@ def score(truth: list[dict[str, Any]], found: list[tuple[str, str, int]], times:
                 if run > 1 and run in times and not (first_change.get(product_id, times[run]) < times[run]))
     kinds: dict[str, dict[str, Any]] = {}
     for kind in sorted({c["kind"] for c in truth}):
-        delays = []
+        delays, every = [], []
         happened = [c for c in truth if c["kind"] == kind]
         for change in happened:
             at = datetime.fromisoformat(change["at"])
             later = [t for t in seen.get((change["product_id"], kind), []) if t >= at]
             if later:
                 delays.append((min(later) - at).total_seconds() / 3600)
+            every.append(delays[-1] if later else max(0.0, (last_run - at).total_seconds() / 3600))
         within = sum(1 for d in delays if d <= DAY_HOURS)
         kinds[kind] = {"changes": len(happened), "found_within_24h": within,
                        "share_within_24h": round(within / len(happened), 4),
-                       "mean_delay_hours": round(statistics.mean(delays), 2) if delays else None}
+                       "mean_delay_hours": round(statistics.mean(every), 2) if every else None,
+                       "mean_delay_hours_found": round(statistics.mean(delays), 2) if delays else None}
     return {"kinds": kinds, "false_changes": false}
 
 
@@ -190,15 +197,18 @@ def main() -> None:
     kinds = sorted(versus["planner"]["kinds"])
     rows = [{"kind": kind, **{f"{side} {figure}": versus[side]["kinds"][kind][key]
                               for side in ("planner", "baseline")
-                              for figure, key in (("24h", "share_within_24h"), ("delay h", "mean_delay_hours"))},
+                              for figure, key in (("24h", "share_within_24h"), ("delay h", "mean_delay_hours"),
+                                                  ("found delay h", "mean_delay_hours_found"))},
              "changes": versus["planner"]["kinds"][kind]["changes"]} for kind in kinds]
     print_table(f"Planner against round robin: {size}", rows,
-                ["kind", "changes", "planner 24h", "baseline 24h", "planner delay h", "baseline delay h"])
+                ["kind", "changes", "planner 24h", "baseline 24h", "planner delay h", "baseline delay h",
+                 "planner found delay h", "baseline found delay h"])
     planner_out, baseline_out = (versus[side]["kinds"].get("out_of_stock", {}) for side in ("planner", "baseline"))
     gain = (planner_out.get("found_within_24h", 0) / baseline_out["found_within_24h"]
             if baseline_out.get("found_within_24h") else None)
-    delay = (planner_out["mean_delay_hours"] / baseline_out["mean_delay_hours"]
-             if planner_out.get("mean_delay_hours") and baseline_out.get("mean_delay_hours") else None)
+    delay, found_delay = (
+        planner_out[key] / baseline_out[key] if planner_out.get(key) and baseline_out.get(key) else None
+        for key in ("mean_delay_hours", "mean_delay_hours_found"))
     false = visible["false"] + versus["planner"]["false_changes"]
     summary = [
         goal_row("listing-visible changes: calls / (listing pages + changed products), worst day",
@@ -207,8 +217,9 @@ def main() -> None:
                  visible["worst_found"] == 1.0),
         goal_row("stock-outs found within 24 h: planner / baseline", gain, f">= {GOAL_STOCKOUT_GAIN}",
                  None if gain is None else gain >= GOAL_STOCKOUT_GAIN, "x"),
-        goal_row("mean stock-out detection delay: planner / baseline", delay, f"<= {GOAL_DELAY_RATIO}",
-                 None if delay is None else delay <= GOAL_DELAY_RATIO, "x"),
+        goal_row("mean stock-out detection delay, every stock-out: planner / baseline", delay,
+                 f"<= {GOAL_DELAY_RATIO}", None if delay is None else delay <= GOAL_DELAY_RATIO, "x"),
+        goal_row("mean stock-out detection delay, those found: planner / baseline", found_delay, "-", None, "x"),
         goal_row("false changes (both parts)", false, "0", false == 0),
         goal_row("planner CPU / its crawls' CPU", versus["planner_cpu_share"], f"<= {GOAL_PLANNER_CPU}",
                  None if versus["planner_cpu_share"] is None else versus["planner_cpu_share"] <= GOAL_PLANNER_CPU),
