@@ -10,14 +10,14 @@ Each product's rate of change is estimated from its own history, with its shop's
 weighing as much as one change at the shop's average rate. The chance that it changed since
 its last detail is ``1 - exp(-rate * days since the detail)``. A product without history of
 its own gets its shop's rate, a shop without history the rate of every shop; with no history
-at all, the oldest detail goes first (round robin, weighted as below). Units cancel out: any clock that every
-timestamp shares will do.
+at all, the oldest detail goes first (round robin, weighted as below). Units cancel out: any
+clock that every timestamp shares will do.
 
 Products are refreshed in the order of that chance weighted by how near the stored product is
 to a stock-out or a restock, the stock changes users act on: ``1 + 2 / variants in stock``
 (its SKUs with stock, or 1 for a product without SKUs that has stock), so 3 for the last
-variant in stock, and 3 for a product out of stock, whose next stock change brings it back. A product whose stock was never stored
-weighs 1.
+variant in stock, and 3 for a product out of stock, whose next stock change brings it back.
+A product whose stock was never stored weighs 1.
 """
 
 from __future__ import annotations

@@ -79,8 +79,7 @@ def refresh_histories(engine: Engine, sellers: Collection[str], detailed_before:
         .subquery()
     )
     variants = (
-        select(skus.c.product_id, func.count().label("skus"),
-               func.sum(case((skus.c.stock > 0, 1), else_=0)).label("selling"))
+        select(skus.c.product_id, func.sum(case((skus.c.stock > 0, 1), else_=0)).label("selling"))
         .group_by(skus.c.product_id)
         .subquery()
     )
