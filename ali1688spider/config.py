@@ -156,8 +156,10 @@ SETTINGS: tuple[Setting, ...] = (
                 "nothing is stored."),
         Setting("ALI1688_DB_BATCH_SIZE", 500,
                 "Items per transaction; items reach the feed once their transaction committed."),
-        Setting("ALI1688_DB_FLUSH_SECONDS", 1.0,
-                "Commit what arrived within this many seconds even if the batch is not full."),
+        Setting("ALI1688_DB_FLUSH_SECONDS", 0.1,
+                "Commit what arrived within this many seconds even if the batch is not full. Keep it "
+                "short: a response's items wait for their commit, and Scrapy hands the downloader "
+                "new requests as responses finish, so a long wait leaves the call rate unused."),
         Setting("ALI1688_DB_CHANGES", "on",
                 "``on``: each batch also records what changed about its products (the change feed, "
                 "``product_changes``); ``off``: products and price history only."),
