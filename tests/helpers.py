@@ -19,8 +19,8 @@ from ali1688spider.sandbox.process import crawl_environment
 REPO = Path(__file__).resolve().parents[1]
 REDIRECT_URI = "http://127.0.0.1:1/callback"
 CLI = [sys.executable, "-m", "ali1688spider.cli"]
-#: The SQL pipeline's batches written after 50 ms instead of a second: the tests' shops are
-#: small, so that second is most of each crawl's time. A test may set its own.
+#: The SQL pipeline's batches written after 50 ms, half the default wait: the tests' shops are
+#: small, so the wait is a good part of each crawl's time. A test may set its own.
 FAST_BATCHES = {"ALI1688_DB_FLUSH_SECONDS": "0.05"}
 
 
