@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import forked
 import pytest
 from helpers import REPO, child_environment
 
@@ -42,6 +42,13 @@ def started_sandboxes():
     yield start
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fork_server():
+    """The fork server of ``forked``, stopped after the session."""
+    yield
+    forked.stop()
 
 
 @pytest.fixture
@@ -94,7 +101,7 @@ def run_crawl(
     output_name: str = "items.jsonl",
     timeout: float = 240,
 ) -> CrawlResult:
-    """Run ``scrapy crawl SPIDER`` in a subprocess from the project directory."""
+    """Run ``scrapy crawl SPIDER`` in a process of its own (``forked``) from the project directory."""
     output = tmp_path / output_name
     stats_path = tmp_path / "stats.json"
     # Reports and sync state go to the test's directory, never into the checkout.
@@ -106,15 +113,13 @@ def run_crawl(
         **(settings or {}),
     }
     command = crawl_command(spider, output=output, args=args, settings=all_settings)
-    completed = subprocess.run(
-        command, cwd=REPO, env=child_environment(env), capture_output=True, text=True, timeout=timeout
-    )
+    completed = forked.run(command, cwd=REPO, env=child_environment(env), timeout=timeout)
     return CrawlResult(completed.returncode, completed.stdout + completed.stderr, output, stats_path)
 
 
 @pytest.fixture
 def crawl(tmp_path):
-    """``crawl(spider, args=…, settings=…, env=…)`` runs a real crawl in a subprocess."""
+    """``crawl(spider, args=…, settings=…, env=…)`` runs a real crawl in a process of its own."""
 
     def run(spider: str, **kwargs: Any) -> CrawlResult:
         return run_crawl(spider, tmp_path, **kwargs)

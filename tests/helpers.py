@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import forked
 import requests
 
 from ali1688spider.sandbox.process import crawl_environment
@@ -31,10 +32,7 @@ def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def ali1688(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    child_env = child_environment(env)
-    return subprocess.run(
-        [*CLI, *args], cwd=REPO, env=child_env, capture_output=True, text=True, timeout=60
-    )
+    return forked.run([*CLI, *args], cwd=REPO, env=child_environment(env), timeout=60)
 
 
 def report_changes(db_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -162,6 +162,18 @@ def test_products_seen_by_this_run_or_stored_after_the_listing_began_are_never_s
         assert (settled.changes, settled.suspects) == ([], 0)
 
 
+def test_a_product_stored_in_the_second_the_listing_began_is_judged(store, make_product):
+    """Times are whole seconds: the previous crawl's last product, stored in the second this
+    listing began, is not taken for one a concurrent crawl stored meanwhile."""
+    ids = shop_of(store, make_product)
+    with store.engine.connect() as connection:
+        stored_at = connection.execute(select(schema.products.c.first_seen_at)
+                                       .where(schema.products.c.product_id == ids[9])).scalar_one()
+    settled = store.settle_listing(store.start_run("shop", T0), listing(ids[:9], began=stored_at), gone=(),
+                                   max_share=0.2, at=T0)
+    assert (settled.changes, settled.suspects) == ([], 1)
+
+
 def test_detection_can_be_switched_off(db_url, make_product):
     store = Store(db_url, detect_changes=False)
     store.open()

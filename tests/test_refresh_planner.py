@@ -4,14 +4,18 @@ drifting sandbox shop under a call budget, into SQLite and a real PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from helpers import ali1688, recorded_changes
+from product_samples import SAMPLE
 
 from ali1688spider.api.catalogue import DETAIL_API
 from ali1688spider.monitoring.planner import History, plan
+from ali1688spider.spiders.shop.changed import ChangedDetails
+from ali1688spider.storage.records import product_record
 
 START = "2026-01-01T00:00:00+08:00"
 FAST = {"ALI1688_QPS": "500"}
@@ -52,6 +56,27 @@ def test_a_shop_without_history_takes_the_other_shops_rate_and_no_history_at_all
     assert all(c.chance > 0 for c in ranked)              # the quiet shop borrows the busy one's rate
     assert [c.product_id for c in plan(quiet, 2).chosen] == ["a", "b"]   # round robin: stalest first
     assert plan(quiet, 0).chosen == [] and len(plan(quiet, 0).left) == 2
+
+
+def test_products_detailed_since_the_crawl_began_or_asked_by_it_are_not_refreshed(store, db_url, make_product):
+    ids = [str(620000000000 + n) for n in range(3)]
+    crawled = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+    store.write(store.start_run("shop", crawled),
+                [product_record(make_product(product_id=i, crawled_at=crawled.isoformat())) for i in ids])
+    details = ChangedDetails(db_url, None)
+    listed = {SAMPLE["seller_open_id"]: set(ids)}
+
+    def refreshed(since: datetime, asked: set[str]) -> set[str]:
+        chosen = details.plan(listed, 10, since=since, asked=asked, now=crawled + timedelta(days=3))
+        return {c.product_id for c in chosen.chosen}
+
+    try:
+        # Item times are whole seconds: a detail of the second the crawl began is an earlier run's.
+        assert refreshed(crawled + timedelta(milliseconds=400), set()) == set(ids)
+        assert refreshed(crawled + timedelta(milliseconds=400), {ids[0]}) == set(ids[1:])
+        assert refreshed(crawled - timedelta(seconds=1), set()) == set()
+    finally:
+        details.close()
 
 
 def monitor(crawl, sandbox, db_url, seller, run, **settings):

@@ -153,8 +153,11 @@ CHUNK = 1000
 class ListingScope:
     """A complete listing of a whole shop: the stored products whose *column* is *value*
     are judged against it. *seen*: ids this run listed, stored or asked for anywhere (never
-    suspects); *began*: when the listing began (a product first stored or changed since
-    then was published or stored by someone else meanwhile, not removed)."""
+    suspects); *began*: when the listing began (a product first stored or changed after
+    then was published or stored by someone else meanwhile, not removed). Times are whole
+    seconds: one stored in the second the listing began counts as before it, so a crawl
+    started in the second the previous one ended still judges that one's products (a
+    concurrent crawl's product of that second becomes a suspect at worst, never removed)."""
 
     column: str
     value: str
@@ -199,7 +202,7 @@ def _absence(connection: Connection, listing: ListingScope) -> Absence:
         if product_id in listing.listed or listing.seen(product_id):
             if suspected_at is not None:
                 cleared.append(product_id)
-        elif any(moment is not None and moment >= listing.began for moment in (first_seen_at, changed_at)):
+        elif any(moment is not None and moment > listing.began for moment in (first_seen_at, changed_at)):
             continue
         else:
             absent.append((product_id, suspected_at is not None))

@@ -100,9 +100,11 @@ class ChangedDetails:
         day_start = china_day(now.timestamp()) * DAY_SECONDS - CHINA_UTC_OFFSET
         return calls_since(self.engine, datetime.fromtimestamp(day_start, timezone.utc))
 
-    def plan(self, listed: Mapping[str, Container[str]], calls: int, *, since: datetime, now: datetime) -> Plan:
+    def plan(self, listed: Mapping[str, Container[str]], calls: int, *, since: datetime,
+             asked: Container[str], now: datetime) -> Plan:
         """The refreshes *calls* buy among the products each seller's listing showed this run
-        (*listed*: seller -> ids) that were not detailed *since* (the crawl's start)."""
+        (*listed*: seller -> ids) that were not detailed *since* (the crawl's start) and whose
+        detail the crawl has not *asked* for."""
         from ali1688spider.storage.freshness import refresh_histories
 
         def days(moment: datetime | None) -> float:
@@ -112,7 +114,7 @@ class ChangedDetails:
             History(row["product_id"], row["seller_open_id"], days(row["first_seen_at"]), row["changes"],
                     days(row["detail_at"] or row["first_seen_at"]), row["in_stock"])
             for row in refresh_histories(self.engine, list(listed), since)
-            if row["product_id"] in listed[row["seller_open_id"]]
+            if row["product_id"] in listed[row["seller_open_id"]] and row["product_id"] not in asked
         ]
         return plan(histories, calls)
 
@@ -151,6 +153,8 @@ class RefreshPlanning:
     workers share one budget."""
 
     jobs: dict[str, ShopJob]
+    planning_since: datetime
+    details_asked: Container[str]
     _refreshes_planned = False
 
     def plan_refreshes(self) -> None:
@@ -175,7 +179,7 @@ class RefreshPlanning:
         self._refreshes_planned = True
         cpu = time.process_time()
         listed = {seller: job.ledger.listed for seller, job in jobs.items()}
-        chosen = details.plan(listed, spare, since=self.planning_since, now=now)
+        chosen = details.plan(listed, spare, since=self.planning_since, asked=self.details_asked, now=now)
         crawler.stats.set_value("ali1688/planner/cpu_seconds", round(time.process_time() - cpu, 6))
         self.report_plan(jobs, chosen)
         for candidate in chosen.chosen:

@@ -43,6 +43,7 @@ from ali1688spider.config import get_path, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.gateway.middleware import ApiRequestError
 from ali1688spider.gateway.request import PARAMS_META_KEY, is_cache_hit
+from ali1688spider.idset import ProductIdSet
 from ali1688spider.items import Product
 from ali1688spider.reporting.ledger import COMPLETE, ledger_for
 from ali1688spider.spiders.arguments import (
@@ -156,9 +157,12 @@ class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
         self.category_children: dict[str, list[CategoryNode]] = {}
         self._unsaved: dict[str, dict[str, Any]] = {}
         self._changed: ChangedDetails | None = None
-        #: Products detailed since then count as fresh for the refresh planner (to the
-        #: second, as item times are).
-        self.planning_since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        #: Products detailed since then, or whose detail this crawl asked for, count as fresh
+        #: for the refresh planner. Item times are whole seconds: one detailed in the second
+        #: the crawl started counts as before it, so the previous run's last details are never
+        #: taken for this run's.
+        self.planning_since = dt.datetime.now(dt.timezone.utc)
+        self.details_asked = ProductIdSet()
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -542,6 +546,7 @@ class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
                         # Listed, and nothing a detail would add is known to have moved.
                         yield self.finish(job, product)
                         continue
+                self.details_asked.add(product_id)
                 yield self.shop_detail_request(job, product)
             else:
                 yield self.finish(job, product)
