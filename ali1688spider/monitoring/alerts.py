@@ -152,8 +152,10 @@ def _post_once(url: str, body: bytes, deadline: float) -> tuple[int, str]:
     try:
         connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
         answer = connection.getresponse()
-    except (OSError, http.client.HTTPException):
-        if not expired.is_set():
+    except (OSError, http.client.HTTPException) as exc:
+        # A socket timeout is the same deadline, passed without a byte: whichever of the two
+        # notices first, the attempt took too long.
+        if not (expired.is_set() or isinstance(exc, TimeoutError)):
             raise
         answer = None
     finally:
