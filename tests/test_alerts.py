@@ -36,7 +36,7 @@ from ali1688spider.monitoring.rules import (
 )
 from ali1688spider.monitoring.changes import change_recorded
 from ali1688spider.config import ConfigError
-from ali1688spider.monitoring import alerts
+from ali1688spider.monitoring import alerts as alerts_module
 from ali1688spider.monitoring.alerts import Alerts, post_webhook, url_origin
 from ali1688spider.items import ProductChange
 from ali1688spider.sandbox.process import free_port
@@ -379,7 +379,7 @@ def test_a_socket_timeout_before_the_watchdog_is_the_same_deadline(receiver_fact
         def __init__(self, interval, function):
             super().__init__(interval * 3, function)
 
-    monkeypatch.setattr(alerts.threading, "Timer", LateTimer)
+    monkeypatch.setattr(alerts_module.threading, "Timer", LateTimer)
     receiver = receiver_factory(body="slow_headers")
     delivery = bounded(lambda: post_webhook(receiver.url(), {"changes": []}, attempts=1, backoff=0.01, timeout=1))
     assert delivery.problem == "DeadlinePassed: no complete answer within 1 s (ALI1688_ALERT_TIMEOUT)"
