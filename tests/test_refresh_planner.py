@@ -38,15 +38,16 @@ def test_the_planner_ranks_products_by_their_chance_of_having_changed():
 def test_products_nearer_a_stock_out_or_a_restock_go_first():
     histories = [
         # id, shop, days observed, changes, days since the last detail, variants in stock
-        History("many-skus", "s", 20, 2, 6, 4),       # rate 3/(20+13.3) = 0.09: 0.42 x 1.5 = 0.63
-        History("last-sku", "s", 20, 2, 4, 1),        # 0.30 x 3 = 0.91
-        History("sold-out", "s", 20, 2, 3, 0),        # 0.24 x 3 = 0.71
-        History("never-detailed", "s", 20, 0, 20),    # 1/33.3 = 0.03: 0.45 x 1 = 0.45
-    ]                                                 # the shop: 6 changes in 80 days
-    ranked = plan(histories, 4).chosen
-    assert [c.product_id for c in ranked] == ["last-sku", "sold-out", "many-skus", "never-detailed"]
-    assert [round(c.chance, 2) for c in ranked] == [0.30, 0.24, 0.42, 0.45]
-    assert [round(c.priority, 2) for c in ranked] == [0.91, 0.71, 0.63, 0.45]
+        History("many-skus", "s", 20, 3, 6, 4),       # rate 4/(20+8.3) = 0.141: 0.57 / 3**3 = 0.021
+        History("two-skus", "s", 20, 3, 5, 2),        # 0.51 / 3 = 0.169
+        History("last-sku", "s", 20, 3, 4, 1),        # 0.43
+        History("sold-out", "s", 20, 3, 3, 0),        # 0.35
+        History("never-detailed", "s", 20, 0, 20),    # 1/28.3 = 0.035: 0.51
+    ]                                                 # the shop: 12 changes in 100 days
+    ranked = plan(histories, 5).chosen
+    assert [c.product_id for c in ranked] == ["never-detailed", "last-sku", "sold-out", "two-skus", "many-skus"]
+    assert [round(c.chance, 2) for c in ranked] == [0.51, 0.43, 0.35, 0.51, 0.57]
+    assert [round(c.priority, 3) for c in ranked] == [0.506, 0.431, 0.345, 0.169, 0.021]
 
 
 def test_a_shop_without_history_takes_the_other_shops_rate_and_no_history_at_all_goes_stalest_first():
