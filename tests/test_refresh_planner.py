@@ -4,6 +4,7 @@ drifting sandbox shop under a call budget, into SQLite and a real PostgreSQL."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from helpers import ali1688, recorded_changes
 from product_samples import SAMPLE
 
 from ali1688spider.api.catalogue import DETAIL_API
-from ali1688spider.monitoring.planner import History, plan
+from ali1688spider.monitoring.planner import History, plan, rank
 from ali1688spider.spiders.shop.changed import ChangedDetails
 from ali1688spider.storage.records import product_record
 
@@ -48,6 +49,14 @@ def test_products_nearer_a_stock_out_or_a_restock_go_first():
     assert [c.product_id for c in ranked] == ["never-detailed", "last-sku", "sold-out", "two-skus", "many-skus"]
     assert [round(c.chance, 2) for c in ranked] == [0.51, 0.43, 0.35, 0.51, 0.57]
     assert [round(c.priority, 3) for c in ranked] == [0.506, 0.431, 0.345, 0.169, 0.021]
+
+
+def test_known_rates_replace_the_estimates():
+    histories = [History("a", "s", 30, 9, 2, 1), History("b", "s", 30, 0, 10, 1)]
+    estimated = [c.product_id for c in rank(histories)]          # a: 10 changes in 30 days first
+    known = rank(histories, {"a": 0.01, "b": 0.5})
+    assert estimated == ["a", "b"] and [c.product_id for c in known] == ["b", "a"]
+    assert [round(c.chance, 4) for c in known] == [round(1 - math.exp(-5), 4), round(1 - math.exp(-0.02), 4)]
 
 
 def test_a_shop_without_history_takes_the_other_shops_rate_and_no_history_at_all_goes_stalest_first():

@@ -13,6 +13,9 @@ import requests
 from helpers import recorded_changes
 
 from ali1688spider.monitoring.changes import KINDS
+from ali1688spider.sandbox.catalog import Catalog
+from ali1688spider.sandbox.drift import Drift
+from ali1688spider.sandbox.options import DEFAULT_SEED
 
 START = "2026-01-01T00:00:00+08:00"
 STOCK_KINDS = {"stock", "out_of_stock", "back_in_stock"}
@@ -83,6 +86,23 @@ def test_a_few_products_are_hot_and_most_rarely_change(sandbox_factory):
     assert statistics.median(per_product) == 0                  # most not once a month
     top = sorted(per_product, reverse=True)[: len(per_product) // 100]
     assert sum(top) >= 0.1 * sum(per_product)                   # the top 1 % make a tenth
+
+
+def test_the_hidden_rates_are_what_the_products_change_at():
+    catalog = Catalog(DEFAULT_SEED, [3000])
+    drift = Drift(catalog)
+    assert drift.rates() == {}                                  # drawn at the first advance
+    days = 60
+    drift.advance(days * 86_400)
+    rates = drift.rates()
+    listed = catalog.shop_ids(catalog.shops[0])
+    assert set(listed) <= set(rates) and all(rate > 0 for rate in rates.values())
+    events = Counter(c.product_id for c in drift.log.since(0) if c.kind != "new")
+    expected = sum(rates[i] * days for i in listed)
+    assert 0.8 < sum(events[i] for i in listed) / expected < 1.2
+    by_rate = sorted(listed, key=rates.__getitem__)
+    hot, calm = by_rate[-len(by_rate) // 50:], by_rate[: len(by_rate) // 2]
+    assert statistics.mean(events[i] for i in hot) > 10 * statistics.mean(events[i] for i in calm)
 
 
 def test_sales_lower_stock_and_move_modify_date_only_with_the_switch(sandbox_factory):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,13 @@ def stock_weight(in_stock: int | None) -> float:
     return 1.0 if in_stock is None or in_stock <= 1 else VARIANT_SPREAD ** (1 - in_stock)
 
 
-def rank(histories: Sequence[History]) -> list[Candidate]:
+def rank(histories: Sequence[History], rates: Mapping[str, float] | None = None) -> list[Candidate]:
     """Every product, the highest priority first (ties: the stalest first). Without any
     history every product is as likely to have changed: the priority is its staleness,
-    weighted the same way."""
-    rates = change_rates(histories)
+    weighted the same way. *rates* (product id -> changes a day) replace the estimates, for
+    what-if studies (``bench/planner_bound.py``)."""
+    if rates is None:
+        rates = change_rates(histories)
     candidates = []
     for h in histories:
         chance = 0.0 if rates is None else 1 - math.exp(-rates[h.product_id] * h.stale_days)

@@ -84,6 +84,17 @@ class Drift:
             self.catalog.changed()
         return made
 
+    def rates(self) -> dict[str, float]:
+        """Product id -> its hidden rate of change (events a day), for every product drawn so
+        far: what a perfect estimate would know (``bench/planner_bound.py``)."""
+        rates = {}
+        for drift in self._shops or ():
+            below = 0.0
+            for index, cumulative in enumerate(drift.cum):
+                rates[str(self.catalog.offer_id(drift.shop, index))] = cumulative - below
+                below = cumulative
+        return rates
+
     def _event(self, drift: ShopDrift, at: int) -> int:
         shop, rnd, catalog = drift.shop, drift.rnd, self.catalog
         pick = rnd.random() * (drift.cum[-1] + drift.publish_rate)
