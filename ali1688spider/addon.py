@@ -26,6 +26,7 @@ from scrapy.utils.misc import load_object
 
 from ali1688spider.config import ConfigError
 from ali1688spider.distributed.addon import DistributedAddon
+from ali1688spider.exporters import EXPORTERS
 from ali1688spider.gateway.request import API_DOWNLOAD_SLOT
 
 if TYPE_CHECKING:
@@ -105,9 +106,9 @@ class Addon:
             settings.set(name, value, priority="addon")
         _add_api_slot(settings)
         exporters = settings["FEED_EXPORTERS"]
-        if "csv" not in exporters:
-            # CSV cells hold nested fields (skus, price_tiers, images) as JSON text.
-            exporters["csv"] = "ali1688spider.exporters.JsonCellCsvItemExporter"
+        for feed_format, exporter in EXPORTERS.items():
+            if feed_format not in exporters:
+                exporters[feed_format] = exporter
         DistributedAddon().update_settings(settings)
 
 

@@ -4,8 +4,15 @@ cells hold nested fields (SKUs, price tiers, images) as JSON text."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 
+import pytest
+from product_samples import SAMPLE
+from scrapy import Field, Item
+from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
+
+from ali1688spider.exporters import PlainJsonItemExporter, PlainJsonLinesItemExporter
 from ali1688spider.items import Category, Product
 
 FAST = {"ALI1688_QPS": "200"}
@@ -26,6 +33,31 @@ def as_cell(value) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
+
+
+class Priced(Item):
+    name = Field()
+    price = Field(serializer=lambda cents: f"{cents / 100:.2f}")
+
+
+def exported(exporter_class, items, **options) -> bytes:
+    out = io.BytesIO()
+    exporter = exporter_class(out, **options)
+    exporter.start_exporting()
+    for item in items:
+        exporter.export_item(item)
+    exporter.finish_exporting()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("ours", "scrapys"), [(PlainJsonLinesItemExporter, JsonLinesItemExporter),
+                                               (PlainJsonItemExporter, JsonItemExporter)])
+@pytest.mark.parametrize("options", [{}, {"fields_to_export": ["title", "product_id", "missing"]},
+                                     {"export_empty_fields": True}, {"encoding": "utf-8", "indent": 2}])
+def test_the_json_exporters_write_what_scrapys_write(ours, scrapys, options):
+    reordered = Product({name: SAMPLE[name] for name in reversed(list(SAMPLE))})
+    items = [reordered, Product(product_id="1", title="连衣裙"), Priced(price=1250, name="x"), {"b": 1, "a": 2}]
+    assert exported(ours, items, **options) == exported(scrapys, items, **options)
 
 
 def test_json_lines_and_csv_agree_in_declaration_order(sandbox, crawl):
