@@ -10,8 +10,9 @@ settings win, and leaves in place what the project already has:
   the feed exporter that closes on a failed write, progress, alerts, the stats file and the
   crash guard, and the validation, dedupe, completeness and SQL pipelines; each only where the
   project does not list it already (its own order, or ``None``, wins);
-- the cache policy, the guarded scheduler, the CSV exporter with JSON cells, UTF-8 feeds and
-  the concurrency an API crawl needs; and distributed mode when ``ALI1688_REDIS_URL`` is set.
+- the cache policy, the guarded scheduler, the JSON exporters and the CSV exporter with JSON
+  cells, UTF-8 feeds, a log formatter that builds no line below ``LOG_LEVEL``, and the
+  concurrency an API crawl needs; and distributed mode when ``ALI1688_REDIS_URL`` is set.
 
 Which of the optional parts do anything follows the ``ALI1688_*`` settings, as each component
 decides in ``from_crawler``.
@@ -76,6 +77,8 @@ SETTINGS: dict[str, Any] = {
     # A full disk under JOBDIR closes the crawl (ali1688_jobdir_failed) instead of stalling it.
     "SCHEDULER": "ali1688spider.jobdir.GuardedScheduler",
     "FEED_EXPORT_ENCODING": "utf-8",
+    # Scrapy's per-response and per-item lines, not even built below LOG_LEVEL.
+    "LOG_FORMATTER": "ali1688spider.logformatter.LevelLogFormatter",
 }
 #: Marks settings the add-on has been applied to (listed twice, it would wrap itself).
 APPLIED = "_ALI1688_ADDON_APPLIED"

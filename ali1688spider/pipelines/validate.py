@@ -109,6 +109,7 @@ def _is_attributes(value: Any) -> bool:
 
 def validate_product(item: Mapping[str, Any]) -> list[str]:
     """Names of the fields of *item* that break the Product contract (empty when valid)."""
+    item = dict(item)  # an Item's get() raises and catches KeyError for each missing field
     problems = [name for name in REQUIRED if item.get(name) in (None, "")]
     for name in ("product_id", "category_id"):
         value = item.get(name)
