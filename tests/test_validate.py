@@ -8,7 +8,7 @@ from scrapy.utils.test import get_crawler
 
 from ali1688spider.config import ConfigError
 from ali1688spider.items import Category, CrawlReport
-from ali1688spider.pipelines.validate import ValidationPipeline, validate_product
+from ali1688spider.pipelines.validate import ValidationPipeline, is_valid, validate_product
 
 
 def pipeline(mode: str | None = None) -> ValidationPipeline:
@@ -90,6 +90,14 @@ def test_flag_mode_keeps_the_item_and_counts_it(make_product, caplog):
     assert stats["ali1688/validation/flagged"] == 1
     assert stats["ali1688/validation/invalid/moq"] == 1
     assert "product 646942518819: invalid moq" in caplog.text
+
+
+def test_a_later_pipeline_knows_what_the_validation_passed_and_checks_the_rest(make_product):
+    validator = pipeline("flag")
+    passed, flagged, unseen = make_product(), make_product(moq=-1), make_product(moq=-1)
+    validator.process_item(passed)
+    validator.process_item(flagged)
+    assert [is_valid(passed), is_valid(flagged), is_valid(unseen), is_valid(make_product())] == [True, False, False, True]
 
 
 def test_other_items_pass_untouched():

@@ -62,11 +62,13 @@ class CheckedFeedExporter(FeedExporter):
             self.crawler.stats.inc_value("ali1688/feed/items_not_written")
             return
         try:
+            written = {id(slot): slot.itemcount for slot in self.slots}
             super().item_scraped(item, spider)
             # Into the operating system at once: a killed worker loses no line of an item it
-            # acknowledged (distributed/scheduler.py), an OS crash aside.
+            # acknowledged (distributed/scheduler.py), an OS crash aside. Only the feeds that
+            # took the item (a change goes to few).
             for slot in self.slots:
-                if slot.file is not None:
+                if slot.file is not None and written.get(id(slot)) != slot.itemcount:
                     slot.file.flush()
         except Exception as exc:  # noqa: BLE001 - any failure means a feed short of items
             self.failed = True

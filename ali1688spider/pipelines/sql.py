@@ -40,7 +40,7 @@ from ali1688spider.config import DB_URL_SETTING, ConfigError, get_choice, get_fl
 from ali1688spider.extensions.crashguard import crash_guard_for
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.changefeed import ChangeFeed
-from ali1688spider.pipelines.validate import validate_product
+from ali1688spider.pipelines.validate import is_valid
 from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.storage.errors import describe_error
 from ali1688spider.storage.records import category_row, product_record
@@ -155,7 +155,7 @@ class SqlPipeline:
             self.crawler.stats.inc_value("ali1688/db/not_stored")
             raise DropItem(f"not stored in the database: {self.error}", log_level="DEBUG")
         if isinstance(item, Product):
-            if validate_product(item):
+            if not is_valid(item):
                 # Only possible with ALI1688_VALIDATION=flag: the feed keeps it, the database,
                 # whose prices feed reports and history, does not.
                 self.crawler.stats.inc_value("ali1688/db/skipped_invalid")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,9 @@ DIGITS = re.compile(r"\d+")
 TEXT_FIELDS = ("seller_open_id", "member_id", "title", "status", "unit", "detail_url", "source_api")
 COUNT_FIELDS = ("moq", "stock", "sales")
 DATE_FIELDS = ("created_at", "modified_at", "crawled_at")
+#: The products a ValidationPipeline found valid, which a later pipeline need not check again
+#: (weak: each leaves with its last reference).
+_found_valid: weakref.WeakSet[Product] = weakref.WeakSet()
 
 
 def is_price(value: Any) -> bool:
@@ -107,6 +111,12 @@ def _is_attributes(value: Any) -> bool:
     )
 
 
+def is_valid(item: Product) -> bool:
+    """Whether *item* keeps the Product contract: checked here unless the ValidationPipeline
+    found it valid (a pipeline between the two must not break an item it passes on)."""
+    return item in _found_valid or not validate_product(item)
+
+
 def validate_product(item: Mapping[str, Any]) -> list[str]:
     """Names of the fields of *item* that break the Product contract (empty when valid)."""
     item = dict(item)  # an Item's get() raises and catches KeyError for each missing field
@@ -170,6 +180,7 @@ class ValidationPipeline:
             return item
         problems = validate_product(item)
         if not problems:
+            _found_valid.add(item)
             return item
         stats = self.crawler.stats
         stats.inc_value("ali1688/validation/invalid")
