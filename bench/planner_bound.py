@@ -41,6 +41,7 @@ from ali1688spider.spiders.shop.changed import RETRY_RESERVE
 DAY = 86_400
 PAGE = 50
 RANKINGS = ("baseline", "planner", "planner, true rates", "oracle")
+KINDS = ("out_of_stock", "back_in_stock")
 
 
 @dataclass
@@ -133,7 +134,7 @@ def day_run(run: Run, catalog: Catalog, drift: Drift, shops: list[Any], quota: i
 
 def score(run: Run, drift: Drift, start: int, last: int) -> dict[str, Any]:
     kinds = {}
-    for kind in ("out_of_stock", "back_in_stock"):
+    for kind in KINDS:
         delays, within = [], 0
         for change in drift.log.since(start - 1):
             if change.kind != kind:
@@ -155,10 +156,22 @@ def simulate(ranking: str, *, shops: int, products: int, quota: int, days: int) 
     for shop in watched:                       # the first run: every product new, every detail
         for index in catalog.listed(shop):
             detail(run, catalog, (shop, index), str(catalog.offer_id(shop, index)), start, edited=False)
+    in_stock_at_start = {product_id: row.in_stock for product_id, row in run.rows.items()}
     for _ in range(days):
         drift.advance(DAY)
         day_run(run, catalog, drift, watched, quota, drift.now)
-    return score(run, drift, start, drift.now)
+    return {**score(run, drift, start, drift.now),
+            "stock_outs_by_variants_in_stock_at_start": stock_outs_by_variants(drift, start, in_stock_at_start)}
+
+
+def stock_outs_by_variants(drift: Drift, start: int, in_stock: dict[str, int | None]) -> dict[str, int]:
+    """The stock-outs of products listed at the start, by their variants in stock then (what
+    ``monitoring.planner.VARIANT_SPREAD`` rests on)."""
+    counts: dict[str, int] = defaultdict(int)
+    for change in drift.log.since(start - 1):
+        if change.kind == "out_of_stock" and change.product_id in in_stock:
+            counts[str(in_stock[change.product_id])] += 1
+    return dict(sorted(counts.items()))
 
 
 def main() -> None:
@@ -169,10 +182,14 @@ def main() -> None:
             else dict(shops=10, products=5000, quota=3000, days=30))
     results = {ranking: simulate(ranking, **size) for ranking in RANKINGS}
     base = results["baseline"]
-    rows = [{"ranking": ranking, **{f"{kind} {figure}": result[kind][figure] for kind in result
+    rows = [{"ranking": ranking, **{f"{kind} {figure}": result[kind][figure] for kind in KINDS
                                     for figure in ("mean_delay_hours", "found_within_24h")}}
             for ranking, result in results.items()]
     print_table("stock-outs and restocks, simulated", rows, list(rows[0]))
+    by_variants = base["stock_outs_by_variants_in_stock_at_start"]
+    print_table("stock-outs by the product's variants in stock at the start",
+                [{"variants in stock": k, "stock-outs": n, "share": round(n / sum(by_variants.values()), 3)}
+                 for k, n in by_variants.items()], ["variants in stock", "stock-outs", "share"])
 
     def ratio(ranking: str) -> float:
         return results[ranking]["out_of_stock"]["mean_delay_hours"] / base["out_of_stock"]["mean_delay_hours"]

@@ -91,8 +91,8 @@ def change_rates(histories: Sequence[History]) -> dict[str, float] | None:
 
 
 #: How much less likely a stock-out is with each further variant in stock: all of them must sell
-#: out. (In simulated drift, 86 % of the stock-outs befell products with one variant in stock, 9 %
-#: those with two; see docs/benchmarks.md.)
+#: out. (In the sandbox's drift, 89 % of a month's stock-outs befall products with one variant in
+#: stock, 9 % those with two: ``bench/planner_bound.py``.)
 VARIANT_SPREAD = 3.0
 
 
