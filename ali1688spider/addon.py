@@ -7,7 +7,7 @@ settings win, and leaves in place what the project already has:
   stay in charge of every request that is not an API call (``ALI1688_FALLBACK_HTTP_HANDLER``,
   ``ALI1688_FALLBACK_HTTPS_HANDLER``);
 - the error middleware and the call-safe HTTP cache (in place of Scrapy's cache middleware),
-  the feed exporter that closes on a failed write, progress, alerts, the stats file and the
+  the spider middleware that hands output on in steps the pacer's timers fit between, the feed exporter that closes on a failed write, progress, alerts, the stats file and the
   crash guard, and the validation, dedupe, completeness and SQL pipelines; each only where the
   project does not list it already (its own order, or ``None``, wins);
 - the cache policy, the guarded scheduler, the JSON exporters and the CSV exporter with JSON
@@ -56,6 +56,10 @@ EXTENSIONS = {
     # After SpiderState (0): its marker goes on a clean close only once spider.state is written.
     "ali1688spider.extensions.crashguard.CrashGuard": 950,
 }
+SPIDER_MIDDLEWARES = {
+    # Closest to the engine: it steps the output every other middleware has handed on.
+    "ali1688spider.gateway.stepping.SteppedOutputMiddleware": 10,
+}
 ITEM_PIPELINES = {
     "ali1688spider.pipelines.validate.ValidationPipeline": 100,
     "ali1688spider.pipelines.dedupe.DedupePipeline": 200,
@@ -102,6 +106,7 @@ class Addon:
                 settings.set(fallback, current, priority="addon")
             handlers[scheme] = HANDLER
         for name, components in (("DOWNLOADER_MIDDLEWARES", DOWNLOADER_MIDDLEWARES),
+                                 ("SPIDER_MIDDLEWARES", SPIDER_MIDDLEWARES),
                                  ("EXTENSIONS", EXTENSIONS), ("ITEM_PIPELINES", ITEM_PIPELINES)):
             for component, order in components.items():
                 settings.setdefault_in_component_priority_dict(name, load_object(component), order)

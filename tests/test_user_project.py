@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from filelock import FileLock
 from conftest import REPO
 
 from ali1688spider.sandbox.process import free_port
@@ -92,14 +93,10 @@ def clean_env() -> dict[str, str]:
 def user_project(tmp_path_factory):
     """``myshop``: a fresh venv with the wheel of this checkout, a new Scrapy project in it."""
     root = tmp_path_factory.mktemp("user")
-    built = run([sys.executable, "-m", "build", "--wheel", "--sdist", "-o", str(root / "dist"), str(REPO)], root)
-    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
-    checked = run([sys.executable, "-m", "twine", "check", *map(str, (root / "dist").iterdir())], root)
-    assert checked.returncode == 0 and "PASSED" in checked.stdout, checked.stdout + checked.stderr
-    shutil.rmtree(REPO / "build", ignore_errors=True)  # setuptools' leftovers in the checkout
+    dist = built_distributions(tmp_path_factory.getbasetemp().parent)
     venv.create(root / "venv", with_pip=True)
     python = root / "venv" / "bin" / "python"
-    [wheel] = (root / "dist").glob("*.whl")
+    [wheel] = dist.glob("*.whl")
     installed = run([str(python), "-m", "pip", "install", "-q", str(wheel), "scrapyd>=1.4", "scrapyd-client>=1.2"], root)
     assert installed.returncode == 0, installed.stderr[-3000:]
     made = run([str(root / "venv" / "bin" / "scrapy"), "startproject", "myshop"], root)
@@ -112,6 +109,24 @@ def user_project(tmp_path_factory):
     with (package / "settings.py").open("a", encoding="utf-8") as settings:
         settings.write(SETTINGS)
     return project
+
+
+def built_distributions(shared: Path) -> Path:
+    """The wheel and sdist of this checkout, checked as PyPI would, built once for every
+    xdist worker of the run (two builds at once in one checkout trip over each other's
+    ``build/`` directory)."""
+    dist = shared / "dist"
+    with FileLock(shared / "dist.lock"):
+        if not dist.exists():
+            shutil.rmtree(shared / "dist.tmp", ignore_errors=True)
+            built = run([sys.executable, "-m", "build", "--wheel", "--sdist", "-o", str(shared / "dist.tmp"),
+                         str(REPO)], shared)
+            assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+            shutil.rmtree(REPO / "build", ignore_errors=True)  # setuptools' leftovers in the checkout
+            checked = run([sys.executable, "-m", "twine", "check", *map(str, (shared / "dist.tmp").iterdir())], shared)
+            assert checked.returncode == 0 and "PASSED" in checked.stdout, checked.stdout + checked.stderr
+            (shared / "dist.tmp").rename(dist)
+    return dist
 
 
 def user_env(project: Path, **extra: str) -> dict[str, str]:

@@ -38,6 +38,7 @@ from scrapy.exceptions import DontCloseSpider, DropItem, NotConfigured
 from ali1688spider.closing import DB_ERROR, close_crawl, closing_reason
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_choice, get_float, get_int, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
+from ali1688spider.gateway.stepping import release_in_steps
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.changefeed import ChangeFeed
 from ali1688spider.pipelines.validate import is_valid
@@ -114,7 +115,8 @@ class SqlPipeline:
         self.error: str | None = None
         self._products: list[Any] = []
         self._categories: list[dict[str, Any]] = []
-        self._waiting: asyncio.Future[str | None] | None = None
+        #: One future per pending item: the batch's error, or None once it committed.
+        self._waiters: list[asyncio.Future[str | None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[Any]] = set()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -166,7 +168,7 @@ class SqlPipeline:
         else:
             self.crawler.stats.inc_value("ali1688/db/skipped_invalid")
             return item
-        waiting = self._pending_future()
+        waiting = self._waiter()
         if len(self._products) + len(self._categories) >= self.batch_size:
             self._flush()
         error = await waiting
@@ -299,36 +301,38 @@ class SqlPipeline:
             for ledger in self.ledger.targets.values()
         ]
 
-    def _pending_future(self) -> asyncio.Future[str | None]:
-        if self._waiting is None:
-            loop = asyncio.get_running_loop()
-            self._waiting = loop.create_future()
+    def _waiter(self) -> asyncio.Future[str | None]:
+        """The future the item being added to the batch waits on."""
+        loop = asyncio.get_running_loop()
+        if self._timer is None:
             self._timer = loop.call_later(self.flush_seconds, self._flush)
-        return self._waiting
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        return waiter
 
     def _flush(self) -> None:
         """Hand what is pending to the worker thread as one batch."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        waiting, self._waiting = self._waiting, None
+        waiters, self._waiters = self._waiters, []
         products, categories = self._products, self._categories
         self._products, self._categories = [], []
-        if waiting is None:
+        if not waiters:
             return
         if self.error is not None:
-            waiting.set_result(self.error)
+            release_in_steps(waiters, self.error)
             return
         write = asyncio.get_running_loop().run_in_executor(
             self.executor, self.store.write, self.run_id, products, categories
         )
         self._writes.add(write)
         ids = [record.product_id for record in products]
-        write.add_done_callback(lambda done: self._written(done, waiting, len(products) + len(categories), ids))
+        write.add_done_callback(lambda done: self._written(done, waiters, ids))
 
-    def _written(
-        self, done: asyncio.Future[BatchResult], waiting: asyncio.Future[str | None], size: int, ids: list[str]
-    ) -> None:
+    def _written(self, done: asyncio.Future[BatchResult], waiters: list[asyncio.Future[str | None]],
+                 ids: list[str]) -> None:
+        """The batch committed (its items go on, a step at a time) or failed (they are dropped)."""
         self._writes.discard(done)
         exc = done.exception()
         if exc is None:
@@ -339,19 +343,19 @@ class SqlPipeline:
             if guard is not None:
                 # Committed: after a crash the job need not fetch these again.
                 guard.acknowledge(ids)
-            waiting.set_result(None)
+            release_in_steps(waiters, None)
             return
         first = self.error is None
         if first:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
-        waiting.set_result(self.error)
+        release_in_steps(waiters, self.error)
         message = "A database batch of %d items failed and was rolled back (%s)"
         if first:
             logger.debug("The failed batch's error", exc_info=exc)
-            close_crawl(self.crawler, DB_ERROR, message, size, describe_error(exc))
+            close_crawl(self.crawler, DB_ERROR, message, len(waiters), describe_error(exc))
         else:
-            logger.error(message, size, describe_error(exc))
+            logger.error(message, len(waiters), describe_error(exc))
 
     def _count(self, result: BatchResult) -> None:
         stats = self.crawler.stats

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ali1688spider.idset import ProductIdSet
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from scrapy.crawler import Crawler
 
@@ -255,6 +255,10 @@ class CompletenessLedger:
         keys = self._tags.setdefault(product_id, [])
         if key not in keys:
             keys.append(key)
+
+    def tagged(self) -> Iterator[tuple[str, list[str]]]:
+        """Each product that targets without a ledger asked for, with those targets' keys."""
+        return iter(self._tags.items())
 
     def note_search_result(self, keyword: str, product_id: str) -> None:
         """The search for *keyword* returned *product_id* (after those it returned before)."""

@@ -122,9 +122,11 @@ class WatchSpider(ShopSpider, SearchResults, ProductDetails):
     def list_deliveries(self) -> Counter[str]:
         """Products delivered for each search and id list. Counted at the close: a product
         another entry delivered before this one's search returned it counts here too."""
-        ledger, counts = ledger_for(self.crawler), Counter[str]()
-        for product_id in self.delivered:
-            counts.update(target for target in ledger.targets_of(product_id) if target in self.lists)
+        counts = Counter[str]()
+        # Searches and id lists keep no ledger: their products are the tagged ones.
+        for product_id, targets in ledger_for(self.crawler).tagged():
+            if product_id in self.delivered:
+                counts.update(target for target in targets if target in self.lists)
         return counts
 
     def product_detail_failed(self, failure: Failure) -> None:
