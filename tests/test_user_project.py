@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from filelock import FileLock
 from conftest import REPO
+from filelock import FileLock
 
 from ali1688spider.sandbox.process import free_port
 
