@@ -200,12 +200,13 @@ class SqlPipeline:
         if listings is None:
             return
         self._proofs_asked = True
-        requests = []
         shared = feed.shared
-        for target, listing in listings:
-            if shared is not None and not shared.claim(self.ledger.targets[target], "proofs"):
-                continue  # another worker of this run asks them
-            absence = self.executor.submit(self.store.absent_from, listing).result()
+        # Another worker of this run asks those of the listings it claimed.
+        listings = [(target, listing) for target, listing in listings
+                    if shared is None or shared.claim(self.ledger.targets[target], "proofs")]
+        absences = self.executor.submit(self.store.absent_from, [listing for _, listing in listings]).result()
+        requests = []
+        for (target, _), absence in zip(listings, absences, strict=True):
             fresh = [product_id for product_id, suspected in absence.absent if not suspected]
             if not fresh or len(absence.absent) > self.settings.removal_max_share * absence.stored:
                 continue  # the close says why nothing is removed

@@ -354,10 +354,11 @@ class Store:
                 found[row.product_id].append(dict(row._mapping))
         return found
 
-    def absent_from(self, listing: ListingScope) -> Absence:
-        """The stored products of *listing*'s shop that it lacked (see ``Absence``)."""
+    def absent_from(self, listings: Sequence[ListingScope]) -> list[Absence]:
+        """The stored products of each of *listings*' shops that it lacked (see ``Absence``),
+        in one connection."""
         with self.engine.connect() as connection:
-            return _absence(connection, listing)
+            return [_absence(connection, listing) for listing in listings]
 
     def settle_listing(
         self, run_id: int, listing: ListingScope, *, gone: Collection[str], max_share: float, at: datetime

@@ -625,14 +625,17 @@ class ShopSpider(ShopResolution, RefreshPlanning, Ali1688Spider):
             self._changed.close()
         if reason != "finished":
             return
-        for job in self.jobs.values():
-            ledger = job.ledger
-            if job.api is None or ledger.high_water is None or ledger.verdict(1.0) != COMPLETE:
-                continue
-            state = self.sync_state()
-            state.put(job.state_key, Mark(ledger.high_water, ledger.started_at, len(ledger.listed)))
-            logger.info("Stored the high-water mark %s of %s in %s", ledger.high_water.isoformat(),
-                        job.state_key, state.path)
+        marks = {
+            job.state_key: Mark(job.ledger.high_water, job.ledger.started_at, len(job.ledger.listed))
+            for job in self.jobs.values()
+            if job.api is not None and job.ledger.high_water is not None and job.ledger.verdict(1.0) == COMPLETE
+        }
+        if not marks:
+            return
+        state = self.sync_state()
+        state.put(marks)
+        for key, mark in marks.items():
+            logger.info("Stored the high-water mark %s of %s in %s", mark.high_water.isoformat(), key, state.path)
 
 
 def _price(value: Decimal | None) -> str | None:

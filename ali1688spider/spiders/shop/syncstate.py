@@ -12,10 +12,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ali1688spider.config import ConfigError
 from ali1688spider.files import write_json_atomically
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 FORMAT = "ali1688-sync-state/1"
 
@@ -54,11 +57,13 @@ class SyncState:
             products=int(entry["products"]),
         )
 
-    def put(self, shop_key: str, mark: Mark) -> None:
+    def put(self, marks: Mapping[str, Mark]) -> None:
+        """Store the *marks* of these shops (one write, whatever their number)."""
         data = self._load()
-        data["shops"][shop_key] = {
-            "high_water": mark.high_water.isoformat(),
-            "crawled_at": mark.crawled_at,
-            "products": mark.products,
-        }
+        for shop_key, mark in marks.items():
+            data["shops"][shop_key] = {
+                "high_water": mark.high_water.isoformat(),
+                "crawled_at": mark.crawled_at,
+                "products": mark.products,
+            }
         write_json_atomically(self.path, data)
