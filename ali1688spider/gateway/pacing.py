@@ -203,6 +203,22 @@ class RateReport:
                 self.stats.inc_value("ali1688/rate/lowered")
 
 
+class GrantWaits:
+    """A pacer's sleep until a grant is due, counting the calls asleep in it: while one is,
+    the crawl is paced, and event-loop work goes in steps (``gateway.stepping``)."""
+
+    def __init__(self, sleep: Callable[[float], Awaitable[Any]]):
+        self._sleep = sleep
+        self.count = 0
+
+    async def __call__(self, seconds: float) -> None:
+        self.count += 1
+        try:
+            await self._sleep(seconds)
+        finally:
+            self.count -= 1
+
+
 class LocalPacer:
     """Paces the calls of each app key of this process (``RateState`` per key)."""
 
@@ -216,7 +232,8 @@ class LocalPacer:
     ):
         self.ceiling = ceiling
         self.report = report or RateReport(None)
-        self._clock, self._sleep = clock, sleep
+        self._clock = clock
+        self.grant_waits = GrantWaits(sleep)
         self._states: dict[str, RateState] = {}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -233,7 +250,7 @@ class LocalPacer:
         # One waiter per app key asks; the others queue behind it in arrival order.
         async with self._locks[app_key]:
             while (wait := state.grant(self._clock())) > 0:
-                await self._sleep(wait)
+                await self.grant_waits(wait)
             return state.last_grant
 
     def accepted(self, app_key: str) -> None:

@@ -34,6 +34,7 @@ from ali1688spider.gateway.pacing import (
     RAISE,
     SETTLE,
     WINDOW,
+    GrantWaits,
     RateReport,
 )
 from ali1688spider.redact import url_without_password
@@ -177,6 +178,7 @@ class RedisPacer:
         self._accepted = self._redis.register_script(ACCEPTED_SCRIPT)
         self._refused = self._redis.register_script(REFUSED_SCRIPT)
         self._clock, self._sleep = clock, sleep
+        self.grant_waits = GrantWaits(sleep)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: set[asyncio.Future[Any]] = set()
         self._unreachable = False
@@ -218,7 +220,7 @@ class RedisPacer:
                 if int(granted):
                     self.report.rate(app_key, float(rate))
                     return float(value) / US
-                await self._sleep(float(value) / US)
+                await self.grant_waits(float(value) / US)
 
     def accepted(self, app_key: str) -> None:
         args = [

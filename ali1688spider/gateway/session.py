@@ -132,6 +132,13 @@ class GatewaySession:
             self.sandbox = None
 
 
+def waiting_for_grant(crawler: Crawler) -> bool:
+    """Whether a call of *crawler* is asleep until the pacer's grant: the crawl is paced (no
+    call made yet: no session, not paced)."""
+    session = getattr(crawler, _ATTRIBUTE, None)
+    return session is not None and session.admission.pacer.grant_waits.count > 0
+
+
 def make_pacer(
     settings: Mapping[str, Any], qps: float, report: RateReport, *, give_up: Callable[[], bool]
 ) -> Any:

@@ -38,6 +38,7 @@ from scrapy.exceptions import DontCloseSpider, DropItem, NotConfigured
 from ali1688spider.closing import DB_ERROR, close_crawl, closing_reason
 from ali1688spider.config import DB_URL_SETTING, ConfigError, get_choice, get_float, get_int, get_str
 from ali1688spider.extensions.crashguard import crash_guard_for
+from ali1688spider.gateway.session import waiting_for_grant
 from ali1688spider.gateway.stepping import release_in_steps
 from ali1688spider.items import Category, Product
 from ali1688spider.pipelines.changefeed import ChangeFeed
@@ -322,7 +323,7 @@ class SqlPipeline:
         if not waiters:
             return
         if self.error is not None:
-            release_in_steps(waiters, self.error)
+            release_in_steps(waiters, self.error, paced=self._paced)
             return
         write = asyncio.get_running_loop().run_in_executor(
             self.executor, self.store.write, self.run_id, products, categories
@@ -344,19 +345,22 @@ class SqlPipeline:
             if guard is not None:
                 # Committed: after a crash the job need not fetch these again.
                 guard.acknowledge(ids)
-            release_in_steps(waiters, None)
+            release_in_steps(waiters, None, paced=self._paced)
             return
         first = self.error is None
         if first:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
-        release_in_steps(waiters, self.error)
+        release_in_steps(waiters, self.error, paced=self._paced)
         message = "A database batch of %d items failed and was rolled back (%s)"
         if first:
             logger.debug("The failed batch's error", exc_info=exc)
             close_crawl(self.crawler, DB_ERROR, message, len(waiters), describe_error(exc))
         else:
             logger.error(message, len(waiters), describe_error(exc))
+
+    def _paced(self) -> bool:
+        return waiting_for_grant(self.crawler)
 
     def _count(self, result: BatchResult) -> None:
         stats = self.crawler.stats
