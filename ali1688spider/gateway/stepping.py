@@ -7,7 +7,7 @@ grants are timers, and an answer tends to arrive just before the next grant is d
 trip is often close to a whole number of intervals), so late grants cost the rate a few
 percent. While a call waits for its grant (the crawl is paced, not CPU-bound), that work goes
 on in steps of about ``STEP`` seconds, the loop running its due timers between them; otherwise
-in one go, as Scrapy does (a step costs a turn of the loop, about 40 µs).
+in one go, as Scrapy does (each step costs a turn of the loop).
 """
 
 from __future__ import annotations
