@@ -7,8 +7,9 @@ settings win, and leaves in place what the project already has:
   stay in charge of every request that is not an API call (``ALI1688_FALLBACK_HTTP_HANDLER``,
   ``ALI1688_FALLBACK_HTTPS_HANDLER``);
 - the error middleware and the call-safe HTTP cache (in place of Scrapy's cache middleware),
-  the spider middleware that hands output on in steps the pacer's timers fit between, the feed exporter that closes on a failed write, progress, alerts, the stats file and the
-  crash guard, and the validation, dedupe, completeness and SQL pipelines; each only where the
+  the spider middleware that hands output on in steps the pacer's timers fit between, the
+  feed exporter that closes on a failed write, progress, alerts, the stats file and the crash
+  guard, and the validation, dedupe, completeness and SQL pipelines; each only where the
   project does not list it already (its own order, or ``None``, wins);
 - the cache policy, the guarded scheduler, the JSON exporters and the CSV exporter with JSON
   cells, UTF-8 feeds, a log formatter that builds no line below ``LOG_LEVEL``, and the

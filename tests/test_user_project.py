@@ -93,7 +93,9 @@ def clean_env() -> dict[str, str]:
 def user_project(tmp_path_factory):
     """``myshop``: a fresh venv with the wheel of this checkout, a new Scrapy project in it."""
     root = tmp_path_factory.mktemp("user")
-    dist = built_distributions(tmp_path_factory.getbasetemp().parent)
+    base = tmp_path_factory.getbasetemp()
+    # The run's directory: an xdist worker's base is a directory of it; a plain run's is it.
+    dist = built_distributions(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
     venv.create(root / "venv", with_pip=True)
     python = root / "venv" / "bin" / "python"
     [wheel] = dist.glob("*.whl")

@@ -360,6 +360,7 @@ class SqlPipeline:
             logger.error(message, len(waiters), describe_error(exc))
 
     def _paced(self) -> bool:
+        """Whether committed items go on in steps (``gateway.stepping``): a call waits for its grant."""
         return waiting_for_grant(self.crawler)
 
     def _count(self, result: BatchResult) -> None:
