@@ -50,6 +50,8 @@ BAD_SETTINGS = [
      "ALI1688_DB_URL is not a database URL: 'ali1688.db' (e.g. sqlite:///ali1688.db"),
     ({"ALI1688_DB_URL": "mysql://localhost/x"},
      "ALI1688_DB_URL must be a SQLite or PostgreSQL URL (e.g. sqlite:///ali1688.db"),
+    ({"ALI1688_DB_URL": "sqlite://"},
+     "ALI1688_DB_URL 'sqlite://' is an in-memory database: name a file (e.g. sqlite:///ali1688.db"),
 ]
 
 

@@ -4,10 +4,12 @@ prices, crawl again — and trust what is stored, even when a batch fails or the
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import REPO
 from helpers import CLI
@@ -171,28 +173,45 @@ def stored_count(db_url: str) -> int:
         engine.dispose()
 
 
-def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
-    sandbox_factory, crawl, db_url, history_trigger, tmp_path
-):
-    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
-    _, ids = shop_ids(sandbox, 10_000)
-    ids = ids[:150]
-    # Slow history inserts keep each batch's transaction open long enough to be cut short.
-    history_trigger(db_url, delay=0.03)
-    output = tmp_path / "killed.jsonl"
+def writer_process(crawl_pid: int) -> int:
+    """The pid of the crawl's database writer (``storage.writer``), a child of *crawl_pid*."""
+    for task in Path(f"/proc/{crawl_pid}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            if b"ali1688spider.storage.writer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+    raise AssertionError(f"crawl {crawl_pid} has no database writer process")
+
+
+def is_running(pid: int) -> bool:
+    """Whether *pid* runs (a zombie waiting for its parent does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def kill_half_way(sandbox, db_url: str, ids: list[str], output: Path, tmp_path: Path, *, victim) -> tuple[int, int]:
+    """Start a crawl of *ids* and SIGKILL ``victim(crawl_pid, writer_pid)`` once 20 products
+    are stored; the crawl's exit status and its writer's pid."""
     process = start_crawl(sandbox, db_url, ids, output, tmp_path)
     try:
         while stored_count(db_url) < 20:
             assert process.poll() is None, "the crawl ended before it could be killed"
             time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
+        writer = writer_process(process.pid)
+        os.kill(victim(process.pid, writer), signal.SIGKILL)
+        process.wait(60)
     finally:
         process.kill()
         process.wait()
+    return process.returncode, writer
 
+
+def assert_stored_whole(db_url: str, output: Path, ids: list[str]) -> dict[str, dict]:
+    """Every acknowledged item (a whole line of *output*) is stored, and no batch is half
+    written; the stored products."""
     products = {p["product_id"]: p for p in table(db_url, "products")}
     assert 20 <= len(products) < len(ids)
-    # Every acknowledged item (a complete line of the feed) is stored.
     lines = output.read_text(encoding="utf-8").splitlines() if output.exists() else []
     acknowledged = {json.loads(line)["product_id"] for line in lines if line.endswith("}")}
     assert acknowledged <= set(products)
@@ -207,6 +226,27 @@ def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
         )
         assert record.skus_hash == product["skus_hash"] and record.tiers_hash == product["tiers_hash"]
     assert len(table(db_url, "price_history")) == len(products)
+    return products
+
+
+def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
+    sandbox_factory, crawl, db_url, history_trigger, tmp_path
+):
+    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
+    _, ids = shop_ids(sandbox, 10_000)
+    ids = ids[:150]
+    # Slow history inserts keep each batch's transaction open long enough to be cut short.
+    history_trigger(db_url, delay=0.03)
+    output = tmp_path / "killed.jsonl"
+    _, writer = kill_half_way(sandbox, db_url, ids, output, tmp_path, victim=lambda crawl, writer: crawl)
+    # The writer dies with the crawl: it commits no batch that nobody can acknowledge any more.
+    stored = stored_count(db_url)
+    deadline = time.monotonic() + 10
+    while is_running(writer):
+        assert time.monotonic() < deadline, "the database writer outlived its crawl"
+        time.sleep(0.05)
+    assert stored_count(db_url) == stored, "the database writer committed a batch after its crawl died"
+    products = assert_stored_whole(db_url, output, ids)
     [run] = table(db_url, "crawl_runs")
     assert run["items_stored"] == len(products) and run["finished_at"] is None
 
@@ -215,3 +255,24 @@ def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
     assert again.returncode == 0, again.log[-3000:]
     assert again.stats["ali1688/db/products_new"] == len(ids) - len(products)
     assert again.stats["ali1688/db/products_unchanged"] == len(products)
+
+
+def test_a_killed_database_writer_ends_the_crawl_with_every_acknowledged_item_stored(
+    sandbox_factory, crawl, db_url, history_trigger, tmp_path
+):
+    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
+    _, ids = shop_ids(sandbox, 10_000)
+    ids = ids[:150]
+    history_trigger(db_url, delay=0.03)
+    output = tmp_path / "writer-killed.jsonl"
+    status, _ = kill_half_way(sandbox, db_url, ids, output, tmp_path, victim=lambda crawl, writer: writer)
+    assert status == 1
+    products = assert_stored_whole(db_url, output, ids)
+    [run] = table(db_url, "crawl_runs")
+    # The crawl itself closed: the run is marked, with what its writer committed.
+    assert run["finish_reason"] == "ali1688_db_error" and run["items_stored"] == len(products)
+
+    history_trigger(db_url)
+    again = crawl_into(crawl, sandbox, db_url, ids)
+    assert again.returncode == 0, again.log[-3000:]
+    assert again.stats["ali1688/db/products_new"] == len(ids) - len(products)

@@ -36,8 +36,12 @@ class ChangeAwareItemFilter(ItemFilter):
 
     def accepts(self, item: Any) -> bool:
         if isinstance(item, ProductChange):
-            return any(issubclass(ProductChange, cls) for cls in self.item_classes)
+            return self.takes_changes
         return super().accepts(item)
+
+    @property
+    def takes_changes(self) -> bool:
+        return any(issubclass(ProductChange, cls) for cls in self.item_classes)
 
 
 class CheckedFeedExporter(FeedExporter):
@@ -51,7 +55,9 @@ class CheckedFeedExporter(FeedExporter):
         for uri, options in exporter.feeds.items():
             if "item_filter" not in options:
                 exporter.filters[uri] = ChangeAwareItemFilter(options)
-        crawler.signals.connect(exporter.change_recorded, signal=change_recorded)
+        # A feed of its own filter may take anything; without such a feed, no change is offered.
+        if any(not isinstance(f, ChangeAwareItemFilter) or f.takes_changes for f in exporter.filters.values()):
+            crawler.signals.connect(exporter.change_recorded, signal=change_recorded)
         return exporter
 
     def change_recorded(self, change: ProductChange) -> None:

@@ -18,6 +18,8 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from pydispatch import dispatcher
+
 from ali1688spider.monitoring.changes import change_recorded, offer_gone
 from ali1688spider.items import ProductChange
 from ali1688spider.reporting.ledger import COMPLETE, ledger_for
@@ -64,11 +66,17 @@ class ChangeFeed:
 
     def publish(self, rows: Iterable[Mapping[str, Any]], *, target: str | None = None) -> None:
         """Count and send the changes of a committed transaction; *target* names the crawl
-        target that found them when the products' own targets do not (removals)."""
+        target that found them when the products' own targets do not (removals). Items are
+        made only while something listens (a feed or alerts that take changes)."""
+        rows = list(rows)
+        kinds = Counter(row["kind"] for row in rows)
+        self.counts.update(kinds)
+        for kind, count in kinds.items():
+            self.crawler.stats.inc_value(STATS_PREFIX + kind, count)
+        if not any(dispatcher.getAllReceivers(self.crawler.signals.sender, change_recorded)):
+            return
         for row in rows:
             item = change_item(row)
-            self.counts[item["kind"]] += 1
-            self.crawler.stats.inc_value(STATS_PREFIX + item["kind"])
             targets = self.ledger.targets_of(item["product_id"])
             found_by = target or self.proof_targets.get(item["product_id"])
             if found_by is not None and found_by not in targets:

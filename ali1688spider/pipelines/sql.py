@@ -1,9 +1,11 @@
 """Stores products (with SKUs, tiers and price history) and categories in ``ALI1688_DB_URL``.
 
 Items are collected into batches of ``ALI1688_DB_BATCH_SIZE`` (or whatever arrived within
-``ALI1688_DB_FLUSH_SECONDS``) and each batch is written in one transaction by a single worker
-thread, so the reactor never waits on the database and the next batch fills while the last
-one commits.
+``ALI1688_DB_FLUSH_SECONDS``) and each batch is written in one transaction by the crawl's
+database writer process (``storage.writer``), handed over by a single worker thread: the
+reactor never waits on the database, the store's work runs on another core, and the next
+batch fills while the last one commits. The rest (opening, removals, the run's record) runs
+in that worker thread.
 
 Acknowledged means committed: a product leaves this pipeline — reaches the feed exports, the
 ``item_scraped`` signal and ``item_scraped_count`` — only after the transaction holding it has
@@ -45,7 +47,7 @@ from ali1688spider.pipelines.changefeed import ChangeFeed
 from ali1688spider.pipelines.validate import is_valid
 from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.storage.errors import describe_error
-from ali1688spider.storage.records import category_row, product_record
+from ali1688spider.storage.records import category_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ali1688spider.storage.store import BatchResult, Settlement, Store
+    from ali1688spider.storage.writer import WriterProcess
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +114,7 @@ class SqlPipeline:
         self.changes = ChangeFeed(crawler) if settings.detect_changes else None
         self._proofs_asked = False
         self.store: Store | None = None
+        self.writer: WriterProcess | None = None
         self.run_id: int | None = None
         self.executor: ThreadPoolExecutor | None = None
         self.error: str | None = None
@@ -136,6 +140,7 @@ class SqlPipeline:
         from sqlalchemy.exc import SQLAlchemyError
 
         from ali1688spider.storage.store import StorageError, Store
+        from ali1688spider.storage.writer import WriterProcess
 
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ali1688-db")
         try:
@@ -143,7 +148,8 @@ class SqlPipeline:
             version = await self._in_thread(self.store.open)
             spider = self.crawler.spider.name if self.crawler.spider else "?"
             self.run_id = await self._in_thread(self.store.start_run, spider, _now())
-        except (StorageError, SQLAlchemyError) as exc:
+            self.writer = WriterProcess(self.url, detect_changes=self.changes is not None)
+        except (StorageError, SQLAlchemyError, OSError) as exc:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
             close_crawl(self.crawler, DB_ERROR, "%s", exc)
@@ -163,7 +169,7 @@ class SqlPipeline:
                 # whose prices feed reports and history, does not.
                 self.crawler.stats.inc_value("ali1688/db/skipped_invalid")
                 return item
-            self._products.append(product_record(item))
+            self._products.append(dict(item))  # the writer process makes its record
         elif item.get("category_id"):
             self._categories.append(category_row(item))
         else:
@@ -290,6 +296,8 @@ class SqlPipeline:
         finally:
             if self.changes is not None:
                 self.changes.close()
+            if self.writer is not None:
+                await self._in_thread(self.writer.close)
             if self.store is not None:
                 await self._in_thread(self.store.close)
             if self.executor is not None:
@@ -326,10 +334,10 @@ class SqlPipeline:
             release_in_steps(waiters, self.error, paced=self._paced)
             return
         write = asyncio.get_running_loop().run_in_executor(
-            self.executor, self.store.write, self.run_id, products, categories
+            self.executor, self.writer.write, self.run_id, products, categories
         )
         self._writes.add(write)
-        ids = [record.product_id for record in products]
+        ids = [product["product_id"] for product in products]
         write.add_done_callback(lambda done: self._written(done, waiters, ids))
 
     def _written(self, done: asyncio.Future[BatchResult], waiters: list[asyncio.Future[str | None]],

@@ -43,8 +43,9 @@ TEXT_FIELDS = ("seller_open_id", "member_id", "title", "status", "unit", "detail
 COUNT_FIELDS = ("moq", "stock", "sales")
 DATE_FIELDS = ("created_at", "modified_at", "crawled_at")
 #: The products a ValidationPipeline found valid, which a later pipeline need not check again
-#: (weak: each leaves with its last reference).
-_found_valid: weakref.WeakSet[Product] = weakref.WeakSet()
+#: (weak: each leaves with its last reference). Keyed by identity: a ``WeakSet`` would compare
+#: a found item field by field with the one asked about (an item is a ``Mapping``).
+_found_valid: weakref.WeakValueDictionary[int, Product] = weakref.WeakValueDictionary()
 
 
 def is_price(value: Any) -> bool:
@@ -114,7 +115,7 @@ def _is_attributes(value: Any) -> bool:
 def is_valid(item: Product) -> bool:
     """Whether *item* keeps the Product contract: checked here unless the ValidationPipeline
     found it valid (a pipeline between the two must not break an item it passes on)."""
-    return item in _found_valid or not validate_product(item)
+    return _found_valid.get(id(item)) is item or not validate_product(item)
 
 
 def validate_product(item: Mapping[str, Any]) -> list[str]:
@@ -180,7 +181,7 @@ class ValidationPipeline:
             return item
         problems = validate_product(item)
         if not problems:
-            _found_valid.add(item)
+            _found_valid[id(item)] = item
             return item
         stats = self.crawler.stats
         stats.inc_value("ali1688/validation/invalid")

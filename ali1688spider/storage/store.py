@@ -60,6 +60,9 @@ def database_url(url: str, *, option: str = SETTING) -> URL:
         raise StorageError(
             f"{option} must be a SQLite or PostgreSQL URL ({EXAMPLE_URLS}), got {parsed.get_backend_name()!r}"
         )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # Nothing would outlive it, and the crawl's writer process could not see it.
+        raise StorageError(f"{option} {url!r} is an in-memory database: name a file ({EXAMPLE_URLS})")
     return parsed
 
 
