@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrapy.utils.conf import closest_scrapy_cfg
-
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -291,6 +289,10 @@ def data_dir(settings: Mapping[str, Any]) -> Path:
     """``ALI1688_DATA_DIR``; unset, the project's directory (where the nearest ``scrapy.cfg``
     is) or, outside any project, the user's data directory: never the installed package, never
     wherever the command happened to run."""
+    # Imported here: the database writer process reads settings names from this module
+    # without loading Scrapy.
+    from scrapy.utils.conf import closest_scrapy_cfg
+
     configured = get_str(settings, "ALI1688_DATA_DIR")
     if configured:
         return Path(configured).expanduser().absolute()

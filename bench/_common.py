@@ -158,14 +158,16 @@ class Crawl:
         return self
 
     def wait(self, timeout: float = 1800) -> Crawl:
-        """Wait for the process. Its peak RSS is its own high-water mark (``VmHWM``), read
-        while it runs: ``wait4``'s ``ru_maxrss`` would include the RSS this benchmark process
-        had when it started the child (Linux keeps the pre-exec mark), e.g. a parsed feed."""
+        """Wait for the process. Its peak RSS is the sum of its own high-water mark
+        (``VmHWM``) and its children's (the database writer), read while they run: ``wait4``'s
+        ``ru_maxrss`` would include the RSS this benchmark process had when it started the
+        child (Linux keeps the pre-exec mark), e.g. a parsed feed. Its CPU time includes its
+        children's (``wait4`` counts those it waited for)."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
-        high_water_kb = 0
+        peaks: dict[int, int] = {}
         while True:
-            high_water_kb = max(high_water_kb, _high_water_kb(self.process.pid))
+            _note_high_water(self.process.pid, peaks)
             pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
             if pid:
                 break
@@ -176,7 +178,7 @@ class Crawl:
         self.seconds = time.monotonic() - self._started
         self.returncode = os.waitstatus_to_exitcode(status)
         self.process.returncode = self.returncode
-        self.peak_rss_mb = (high_water_kb or usage.ru_maxrss) / 1024  # kilobytes on Linux
+        self.peak_rss_mb = (sum(peaks.values()) or usage.ru_maxrss) / 1024  # kilobytes on Linux
         self.cpu_seconds = usage.ru_utime + usage.ru_stime
         return self
 
@@ -243,6 +245,26 @@ def _high_water_kb(pid: int) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _children(pid: int) -> list[int]:
+    """The running children of *pid* (those of every thread)."""
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _note_high_water(pid: int, peaks: dict[int, int]) -> None:
+    """Raise *peaks* to the high-water marks of *pid* and its descendants (a crawl's database
+    writer process counts toward the crawl's memory)."""
+    for process in [pid, *_children(pid)]:
+        peaks[process] = max(peaks.get(process, 0), _high_water_kb(process))
+        if process != pid:
+            _note_high_water(process, peaks)
 
 
 def crawl(

@@ -312,10 +312,16 @@ class SqlPipeline:
         ]
 
     def _waiter(self) -> asyncio.Future[str | None]:
-        """The future the item being added to the batch waits on."""
+        """The future the item being added to the batch waits on. The batch goes within
+        ``flush_seconds``, or once the loop is done with what is ready now when no call is
+        in flight (no more items can come sooner than a round trip: the crawl's last items do
+        not wait for the timer)."""
         loop = asyncio.get_running_loop()
-        if self._timer is None:
-            self._timer = loop.call_later(self.flush_seconds, self._flush)
+        if self._timer is None or (self._timer.when() > loop.time() and not self._downloading()):
+            if self._timer is not None:
+                self._timer.cancel()
+            delay = self.flush_seconds if self._downloading() else 0.0
+            self._timer = loop.call_later(delay, self._flush)
         waiter = loop.create_future()
         self._waiters.append(waiter)
         return waiter
@@ -366,6 +372,11 @@ class SqlPipeline:
             close_crawl(self.crawler, DB_ERROR, message, len(waiters), describe_error(exc))
         else:
             logger.error(message, len(waiters), describe_error(exc))
+
+    def _downloading(self) -> bool:
+        """Whether a call is in flight (or waits for its grant) in the downloader."""
+        engine = self.crawler.engine
+        return engine is None or bool(engine.downloader.active)
 
     def _paced(self) -> bool:
         """Whether committed items go on in steps (``gateway.stepping``): a call waits for its grant."""
