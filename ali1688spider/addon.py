@@ -51,6 +51,8 @@ EXTENSIONS = {
     "scrapy.extensions.feedexport.FeedExporter": None,
     "ali1688spider.extensions.feeds.CheckedFeedExporter": 0,
     "ali1688spider.reporting.progress.Progress": 120,
+    # Full garbage collections would hold up the pacer's grants for tens of milliseconds.
+    "ali1688spider.extensions.heap.FrozenStartupHeap": 130,
     "ali1688spider.monitoring.alerts.Alerts": 800,
     "ali1688spider.extensions.reportpage.ReportPage": 850,
     "ali1688spider.extensions.statsfile.StatsFile": 900,

@@ -101,6 +101,12 @@ def listing(ids, *, seen=(), began=LISTED) -> ListingScope:
     return ListingScope("seller_open_id", SAMPLE["seller_open_id"], set(ids), set(seen).__contains__, began)
 
 
+def settle(store: Store, run: int, scope: ListingScope, **options):
+    """``Store.settle_listings`` of one listing."""
+    [settled] = store.settle_listings(run, [scope], **options)
+    return settled
+
+
 def shop_of(store, make_product, count: int = 10) -> list[str]:
     ids = [str(610000000000 + i) for i in range(count)]
     store.write(store.start_run("shop", T0), [product_record(make_product(product_id=i)) for i in ids])
@@ -110,13 +116,13 @@ def shop_of(store, make_product, count: int = 10) -> list[str]:
 def test_an_absent_product_is_a_suspect_then_removed_by_a_second_complete_listing(store, make_product):
     ids = shop_of(store, make_product)
     run = store.start_run("shop", T0)
-    first = store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0 + timedelta(hours=1))
+    first = settle(store, run, listing(ids[:9]), gone=(), max_share=0.2, at=T0 + timedelta(hours=1))
     assert (first.changes, first.suspects, first.withheld) == ([], 1, None)
-    second = store.settle_listing(store.start_run("shop", T0), listing(ids[:9]), gone=(), max_share=0.2,
-                                  at=T0 + timedelta(hours=2))
+    second = settle(store, store.start_run("shop", T0), listing(ids[:9]), gone=(), max_share=0.2,
+                    at=T0 + timedelta(hours=2))
     assert [(c["kind"], c["product_id"], c["old"]["price_min"]) for c in second.changes] == [("removed", ids[9], "72.92")]
     # Once removed, a third listing without it records nothing new.
-    assert store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).changes == []
+    assert settle(store, run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).changes == []
     back = store.write(store.start_run("shop", T0), [product_record(make_product(product_id=ids[9], crawled_at=LATER))])
     assert [(c["kind"], c["old"], c["new"]) for c in back.changes] == [("status", "removed", "published")]
     with store.engine.connect() as connection:
@@ -124,18 +130,30 @@ def test_an_absent_product_is_a_suspect_then_removed_by_a_second_complete_listin
     assert row.removed_at is None and row.removed_run_id is None
 
 
+def test_listings_of_several_shops_are_settled_together_each_on_its_own_shop(store, make_product):
+    ids = shop_of(store, make_product)
+    other = [str(620000000000 + i) for i in range(10)]
+    store.write(store.start_run("shop", T0),
+                [product_record(make_product(product_id=i, seller_open_id="other")) for i in other])
+    other_listing = ListingScope("seller_open_id", "other", set(other[:5]), set().__contains__, LISTED)
+    first, second = store.settle_listings(store.start_run("shop", T0), [listing(ids[:9]), other_listing],
+                                          gone=(), max_share=0.2, at=T0)
+    assert (first.suspects, first.withheld, first.stored) == (1, None, 10)
+    assert (second.suspects, second.withheld, second.stored) == (0, 5, 10)
+
+
 def test_a_suspect_listed_again_is_cleared(store, make_product):
     ids = shop_of(store, make_product)
     run = store.start_run("shop", T0)
-    assert store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).suspects == 1
-    assert store.settle_listing(run, listing(ids), gone=(), max_share=0.2, at=T0).suspects == 0
-    third = store.settle_listing(run, listing(ids[:9]), gone=(), max_share=0.2, at=T0)
+    assert settle(store, run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).suspects == 1
+    assert settle(store, run, listing(ids), gone=(), max_share=0.2, at=T0).suspects == 0
+    third = settle(store, run, listing(ids[:9]), gone=(), max_share=0.2, at=T0)
     assert (third.changes, third.suspects) == ([], 1)
 
 
 def test_the_details_word_removes_at_once(store, make_product):
     ids = shop_of(store, make_product)
-    settled = store.settle_listing(store.start_run("shop", T0), listing(ids[:9]), gone={ids[9]}, max_share=0.2, at=T0)
+    settled = settle(store, store.start_run("shop", T0), listing(ids[:9]), gone={ids[9]}, max_share=0.2, at=T0)
     assert [(c["kind"], c["product_id"]) for c in settled.changes] == [("removed", ids[9])]
     assert settled.suspects == 0
     gone = store.remove_gone(store.start_run("shop", T0), [ids[0], "699999999999"], T0)
@@ -147,7 +165,7 @@ def test_a_listing_missing_too_much_removes_nothing(store, make_product):
     ids = shop_of(store, make_product)
     run = store.start_run("shop", T0)
     for _ in range(2):
-        settled = store.settle_listing(run, listing(ids[:5]), gone=set(ids[5:]), max_share=0.2, at=T0)
+        settled = settle(store, run, listing(ids[:5]), gone=set(ids[5:]), max_share=0.2, at=T0)
         assert (settled.changes, settled.suspects, settled.withheld, settled.stored) == ([], 0, 5, 10)
 
 
@@ -158,7 +176,7 @@ def test_products_seen_by_this_run_or_stored_after_the_listing_began_are_never_s
     late = make_product(product_id="610000000099", crawled_at="2030-01-01T00:00:00+00:00")
     store.write(store.start_run("product", T0), [product_record(late)])
     for _ in range(2):
-        settled = store.settle_listing(run, listing(ids[:9], seen={ids[9]}), gone=(), max_share=0.5, at=T0)
+        settled = settle(store, run, listing(ids[:9], seen={ids[9]}), gone=(), max_share=0.5, at=T0)
         assert (settled.changes, settled.suspects) == ([], 0)
 
 
@@ -169,8 +187,8 @@ def test_a_product_stored_in_the_second_the_listing_began_is_judged(store, make_
     with store.engine.connect() as connection:
         stored_at = connection.execute(select(schema.products.c.first_seen_at)
                                        .where(schema.products.c.product_id == ids[9])).scalar_one()
-    settled = store.settle_listing(store.start_run("shop", T0), listing(ids[:9], began=stored_at), gone=(),
-                                   max_share=0.2, at=T0)
+    settled = settle(store, store.start_run("shop", T0), listing(ids[:9], began=stored_at), gone=(),
+                     max_share=0.2, at=T0)
     assert (settled.changes, settled.suspects) == ([], 1)
 
 

@@ -231,15 +231,16 @@ class SqlPipeline:
         raise DontCloseSpider
 
     async def _record_removals(self, feed: ChangeFeed) -> None:
-        """Settle complete shop listings, then remove the products whose detail says they do
-        not exist."""
+        """Settle complete shop listings (one transaction), then remove the products whose
+        detail says they do not exist."""
         at = _now().replace(microsecond=0)  # to the second, as item times are
         try:
-            for target, listing in feed.complete_listings() or ():
-                settled = await self._in_thread(
-                    self.store.settle_listing, self.run_id, listing, gone=feed.gone,
-                    max_share=self.settings.removal_max_share, at=at,
-                )
+            listings = feed.complete_listings() or []
+            settlements = await self._in_thread(
+                self.store.settle_listings, self.run_id, [listing for _, listing in listings], gone=feed.gone,
+                max_share=self.settings.removal_max_share, at=at,
+            )
+            for (target, _), settled in zip(listings, settlements, strict=True):
                 feed.publish(settled.changes, target=target)
                 self._report_settlement(self.ledger.targets[target].target, settled)
             if feed.gone:

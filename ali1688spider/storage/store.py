@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -195,20 +195,24 @@ class Settlement:
 
 def _absence(connection: Connection, listing: ListingScope) -> Absence:
     products = schema.products
-    # Four columns only: a 100,000-product shop's whole rows would cost a hundred megabytes.
-    query = select(products.c.product_id, products.c.suspected_at, products.c.first_seen_at,
-                   products.c.changed_at).where(products.c[listing.column] == listing.value,
-                                                products.c.removed_at.is_(None))
-    stored, absent, cleared = 0, [], []
-    for product_id, suspected_at, first_seen_at, changed_at in connection.execute(query):
-        stored += 1
+    shop = (products.c[listing.column] == listing.value, products.c.removed_at.is_(None))
+    stored = connection.execute(select(func.count()).where(*shop)).scalar_one()
+    # A product first stored or changed after the listing began can be neither absent nor,
+    # unless suspected, cleared: the database leaves it out (a first crawl reads no row back).
+    settled = and_(
+        or_(products.c.first_seen_at.is_(None), products.c.first_seen_at <= listing.began),
+        or_(products.c.changed_at.is_(None), products.c.changed_at <= listing.began),
+    )
+    query = select(products.c.product_id, products.c.suspected_at.is_not(None), settled).where(
+        *shop, or_(products.c.suspected_at.is_not(None), settled)
+    )
+    absent, cleared = [], []
+    for product_id, suspected, old in connection.execute(query):
         if product_id in listing.listed or listing.seen(product_id):
-            if suspected_at is not None:
+            if suspected:
                 cleared.append(product_id)
-        elif any(moment is not None and moment > listing.began for moment in (first_seen_at, changed_at)):
-            continue
-        else:
-            absent.append((product_id, suspected_at is not None))
+        elif old:
+            absent.append((product_id, bool(suspected)))
     return Absence(stored, absent, cleared)
 
 
@@ -363,27 +367,35 @@ class Store:
         with self.engine.connect() as connection:
             return [_absence(connection, listing) for listing in listings]
 
-    def settle_listing(
-        self, run_id: int, listing: ListingScope, *, gone: Collection[str], max_share: float, at: datetime
-    ) -> Settlement:
-        """Judge the stored products of a complete listing's shop, in one transaction: those it
-        lacked become suspects; a suspect it lacks again, or whose detail answered *gone*, is
-        removed; one it holds again is cleared. Nothing at all when more than *max_share* of
-        the shop's stored products is absent: such a listing is suspect itself."""
-        products = schema.products
+    def settle_listings(
+        self, run_id: int, listings: Sequence[ListingScope], *, gone: Collection[str], max_share: float,
+        at: datetime,
+    ) -> list[Settlement]:
+        """Judge the stored products of each complete listing's shop, all in one transaction:
+        those it lacked become suspects; a suspect it lacks again, or whose detail answered
+        *gone*, is removed; one it holds again is cleared. Nothing at all for a listing that
+        lacks more than *max_share* of its shop's stored products: such a listing is suspect
+        itself."""
         with self.engine.begin() as connection:
-            absence = _absence(connection, listing)
-            if absence.absent and len(absence.absent) > max_share * absence.stored:
-                return Settlement(withheld=len(absence.absent), stored=absence.stored)
-            proven = [pid for pid, suspected in absence.absent if suspected or pid in gone]
-            suspects = [pid for pid, suspected in absence.absent if not suspected and pid not in gone]
-            for ids, values in ((absence.cleared, {"suspected_at": None, "suspected_run_id": None}),
-                                (suspects, {"suspected_at": at, "suspected_run_id": run_id})):
-                for start in range(0, len(ids), CHUNK):
-                    connection.execute(
-                        update(products).where(products.c.product_id.in_(ids[start:start + CHUNK])).values(**values)
-                    )
-            changes = self._mark_removed(connection, run_id, proven, at)
+            return [self._settle(connection, run_id, listing, gone, max_share, at) for listing in listings]
+
+    def _settle(
+        self, connection: Connection, run_id: int, listing: ListingScope, gone: Collection[str], max_share: float,
+        at: datetime,
+    ) -> Settlement:
+        products = schema.products
+        absence = _absence(connection, listing)
+        if absence.absent and len(absence.absent) > max_share * absence.stored:
+            return Settlement(withheld=len(absence.absent), stored=absence.stored)
+        proven = [pid for pid, suspected in absence.absent if suspected or pid in gone]
+        suspects = [pid for pid, suspected in absence.absent if not suspected and pid not in gone]
+        for ids, values in ((absence.cleared, {"suspected_at": None, "suspected_run_id": None}),
+                            (suspects, {"suspected_at": at, "suspected_run_id": run_id})):
+            for start in range(0, len(ids), CHUNK):
+                connection.execute(
+                    update(products).where(products.c.product_id.in_(ids[start:start + CHUNK])).values(**values)
+                )
+        changes = self._mark_removed(connection, run_id, proven, at)
         return Settlement(changes=changes, suspects=len(suspects), stored=absence.stored)
 
     def record_search_results(self, run_id: int, results: Mapping[str, Collection[str]]) -> int:
