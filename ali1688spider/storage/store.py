@@ -11,6 +11,7 @@ import importlib.util
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,25 +194,35 @@ class Settlement:
     stored: int = 0
 
 
-def _absence(connection: Connection, listing: ListingScope) -> Absence:
+@cache
+def _absence_queries(column: str) -> tuple[Select, Select]:
+    """How many products of a shop (``value``) are stored, and those a listing begun at
+    ``began`` may lack or clear. Built once per shop column: a watchlist's close judges
+    dozens of listings, and building the statements cost more than running them."""
     products = schema.products
-    shop = (products.c[listing.column] == listing.value, products.c.removed_at.is_(None))
-    stored = connection.execute(select(func.count()).where(*shop)).scalar_one()
+    shop = (products.c[column] == bindparam("value"), products.c.removed_at.is_(None))
+    began = bindparam("began", type_=schema.Timestamp())
     # A product first stored or changed after the listing began can be neither absent nor,
     # unless suspected, cleared: the database leaves it out (a first crawl reads no row back).
     settled = and_(
-        or_(products.c.first_seen_at.is_(None), products.c.first_seen_at <= listing.began),
-        or_(products.c.changed_at.is_(None), products.c.changed_at <= listing.began),
+        or_(products.c.first_seen_at.is_(None), products.c.first_seen_at <= began),
+        or_(products.c.changed_at.is_(None), products.c.changed_at <= began),
     )
-    query = select(products.c.product_id, products.c.suspected_at.is_not(None), settled).where(
-        *shop, or_(products.c.suspected_at.is_not(None), settled)
-    )
+    suspected = products.c.suspected_at.is_not(None)
+    return (select(func.count()).where(*shop),
+            select(products.c.product_id, suspected, settled).where(*shop, or_(suspected, settled)))
+
+
+def _absence(connection: Connection, listing: ListingScope) -> Absence:
+    count, candidates = _absence_queries(listing.column)
+    parameters = {"value": listing.value, "began": listing.began}
+    stored = connection.execute(count, parameters).scalar_one()
     absent, cleared = [], []
-    for product_id, suspected, old in connection.execute(query):
+    for product_id, suspected, settled in connection.execute(candidates, parameters):
         if product_id in listing.listed or listing.seen(product_id):
             if suspected:
                 cleared.append(product_id)
-        elif old:
+        elif settled:
             absent.append((product_id, bool(suspected)))
     return Absence(stored, absent, cleared)
 
