@@ -68,3 +68,12 @@ def test_a_writer_that_ended_fails_this_batch_and_every_later_one(writer, run, m
     for _ in range(2):
         with pytest.raises(StorageError, match=r"writer process ended unexpectedly \(exit status -9\)"):
             writer.write(run, [product(make_product, 0)])
+
+
+def test_a_ctrl_c_to_the_whole_group_leaves_the_writer_committing(writer, run, make_product):
+    """Ctrl-C in a terminal reaches every process of the group; the crawl's graceful close
+    still commits its last batches through the writer."""
+    writer.write(run, [product(make_product, 0)])  # the child runs its own program by now
+    for number in (signal.SIGINT, signal.SIGTERM):
+        os.kill(writer.process.pid, number)
+    assert writer.write(run, [product(make_product, 1)]).new == 1

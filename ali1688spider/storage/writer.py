@@ -9,9 +9,9 @@ child's standard input and reads its ``BatchResult`` back, so the store's work r
 core.
 
 A batch travels as the product items' plain fields (cheaper to pickle than their typed
-``ProductRecord``, which the child makes). The promises of a batch are those of ``Store.write``:
-one transaction each, in the order sent.
-The database URL travels in the first message, never on the command line. The child dies with
+``ProductRecord``, which the child makes). The promises of a batch are those of
+``Store.write``: one transaction each, in the order sent. The database URL travels in the
+first message, never on the command line. The child dies with
 its parent (Linux: ``PR_SET_PDEATHSIG``; elsewhere at the end of its input), so a killed crawl
 leaves no writer committing batches nobody acknowledged. A child that ends unexpectedly fails
 the batch in flight and every later one with ``StorageError``.
@@ -44,7 +44,7 @@ class WriterProcess:
     """A ``Store`` of *url* in a child process that writes batches; use it from one thread."""
 
     def __init__(self, url: str, *, detect_changes: bool) -> None:
-        # The child imports this package from wherever the crawl did (a scrapyd egg included).
+        # The child imports this package from wherever the crawl did.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(os.getpid())],
@@ -62,7 +62,7 @@ class WriterProcess:
         try:
             failed, value = pickle.load(self.process.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
-            self._ended()
+            raise self._ended() from None
         if failed:
             raise StorageError(value)
         return value
@@ -88,12 +88,13 @@ class WriterProcess:
             pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self.process.stdin.flush()
         except OSError:
-            self._ended()
+            raise self._ended() from None
 
-    def _ended(self) -> None:
+    def _ended(self) -> StorageError:
+        """The child is gone: this and every later batch fail."""
         self.process.wait()
         self.failure = f"the database writer process ended unexpectedly (exit status {self.process.returncode})"
-        raise StorageError(self.failure)
+        return StorageError(self.failure)
 
 
 def _die_with(parent: int) -> None:
