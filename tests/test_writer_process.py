@@ -77,3 +77,21 @@ def test_a_ctrl_c_to_the_whole_group_leaves_the_writer_committing(writer, run, m
     for number in (signal.SIGINT, signal.SIGTERM):
         os.kill(writer.process.pid, number)
     assert writer.write(run, [product(make_product, 1)]).new == 1
+
+
+def test_the_writer_runs_this_package_even_from_a_directory_holding_another(
+    db_url, run, make_product, tmp_path, monkeypatch
+):
+    """A crawl started where an unrelated ``ali1688spider`` directory lies (an old checkout)
+    still writes through its own package."""
+    impostor = tmp_path / "ali1688spider"
+    (impostor / "storage").mkdir(parents=True)
+    (impostor / "__init__.py").write_text("")
+    (impostor / "storage" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    writer = WriterProcess(db_url, detect_changes=True)
+    try:
+        assert writer.write(run, [product(make_product, 0)]).new == 1
+    finally:
+        writer.close()

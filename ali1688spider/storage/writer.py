@@ -3,8 +3,8 @@
 Written in the crawl's process, a batch's Python work (SQLAlchemy's parameter handling, change
 detection) holds the interpreter lock the reactor needs: every time the reactor lets go of it
 (a socket read, a feed write) it may wait up to a switch interval to get it back, and its
-grants and downloads slow with the store. ``WriterProcess`` runs ``python -m
-ali1688spider.storage.writer`` instead; the crawl's side only pickles each batch into the
+grants and downloads slow with the store. ``WriterProcess`` runs this module's ``main`` in a
+child Python instead; the crawl's side only pickles each batch into the
 child's standard input and reads its ``BatchResult`` back, so the store's work runs on another
 core.
 
@@ -25,8 +25,10 @@ import pickle
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import ali1688spider
 from ali1688spider.storage.errors import StorageError, describe_error
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
     from ali1688spider.storage.store import BatchResult
 
+#: The child's program: ``main`` of this module, imported from the package root it is given.
+_CHILD = f"import sys; sys.path.insert(0, sys.argv[1]); from {__name__} import main; main()"
 #: Seconds the child has to finish its last batch and exit once its input ends.
 CLOSE_SECONDS = 30.0
 #: ``prctl`` option: the signal the child gets when its parent dies (Linux).
@@ -44,10 +48,13 @@ class WriterProcess:
     """A ``Store`` of *url* in a child process that writes batches; use it from one thread."""
 
     def __init__(self, url: str, *, detect_changes: bool) -> None:
-        # The child imports this package from wherever the crawl did.
+        # The child imports this very package, ahead of one that may sit in the working
+        # directory (which ``python -m`` and ``-c`` put first), and the rest from where the
+        # crawl did.
+        package_root = str(Path(ali1688spider.__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(os.getpid())],
+            [sys.executable, "-c", _CHILD, package_root, str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )
         self.failure: str | None = None
@@ -131,7 +138,8 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 
 
 def main() -> None:
-    _die_with(int(sys.argv[1]))
+    """The child: ``python -c _CHILD PACKAGE_ROOT PARENT_PID``."""
+    _die_with(int(sys.argv[2]))
     # The crawl decides when writing ends: a Ctrl-C or a stop signal sent to the whole group
     # must not cut the batches its graceful shutdown still commits.
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -141,6 +149,3 @@ def main() -> None:
         os.dup2(2, 1)
         serve(sys.stdin.buffer, answers)
 
-
-if __name__ == "__main__":
-    main()
