@@ -4,17 +4,16 @@ Written in the crawl's process, a batch's Python work (SQLAlchemy's parameter ha
 detection) holds the interpreter lock the reactor needs: every time the reactor lets go of it
 (a socket read, a feed write) it may wait up to a switch interval to get it back, and its
 grants and downloads slow with the store. ``WriterProcess`` runs this module's ``main`` in a
-child Python instead; the crawl's side only pickles each batch into the
-child's standard input and reads its ``BatchResult`` back, so the store's work runs on another
-core.
+child Python instead: the crawl's side only pickles each batch into the child's standard input
+and reads its ``BatchResult`` back, and the store's work runs on another core.
 
 A batch travels as the product items' plain fields (cheaper to pickle than their typed
 ``ProductRecord``, which the child makes). The promises of a batch are those of
-``Store.write``: one transaction each, in the order sent. The database URL travels in the
-first message, never on the command line. The child dies with
-its parent (Linux: ``PR_SET_PDEATHSIG``; elsewhere at the end of its input), so a killed crawl
-leaves no writer committing batches nobody acknowledged. A child that ends unexpectedly fails
-the batch in flight and every later one with ``StorageError``.
+``Store.write``: one transaction each, in the order sent. The database URL travels in the first
+message, never on the command line. The child dies with its parent (Linux:
+``PR_SET_PDEATHSIG``; elsewhere at the end of its input), so a killed crawl leaves no writer
+committing batches nobody acknowledged. A child that ends unexpectedly fails the batch in
+flight and every later one with ``StorageError``.
 """
 
 from __future__ import annotations
