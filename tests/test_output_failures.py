@@ -1,32 +1,46 @@
 """Failures that lose output end the crawl as failures: a full disk under the feed or JOBDIR,
 a damaged or unwritable JOBDIR.
 
-The full disk is a real one: a 256 KiB tmpfs the test mounts (root only; elsewhere those
-tests skip, saying why).
+The full disk is a real one: a small tmpfs the test mounts (root only; elsewhere those tests
+skip, saying why). A database on a full disk (its writer process's batch fails) ends the crawl
+as a database failure, with every product already in the feed stored.
 """
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import uuid
 
 import pytest
 
 TINY_DISK = "256k"
+DATABASE_DISK = "1m"
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A directory on a tiny tmpfs that a shop crawl's output overflows."""
-    mount = tmp_path / "tiny"
+def small_disk(tmp_path, size: str):
+    """A directory on a tmpfs of *size*, unmounted when done."""
+    mount = tmp_path / f"disk-{size}"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TINY_DISK}", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A directory on a tiny tmpfs that a shop crawl's output overflows."""
+    yield from small_disk(tmp_path, TINY_DISK)
+
+
+@pytest.fixture
+def database_disk(tmp_path):
+    """A tmpfs with room for the database's schema and a few batches, not for a whole shop."""
+    yield from small_disk(tmp_path, DATABASE_DISK)
 
 
 def shop_args(sandbox) -> dict[str, str]:
@@ -42,6 +56,22 @@ def test_a_feed_on_a_full_disk_closes_the_crawl_as_failed(sandbox, crawl, full_d
     lines = [line for line in result.log.splitlines() if "Writing the feed failed" in line]
     assert len(lines) == 1 and "No space left on device" in lines[0]
     assert result.stats["ali1688/feed/items_not_written"] > 0
+
+
+def test_a_database_on_a_full_disk_closes_the_crawl_as_failed_and_keeps_what_it_acknowledged(
+        sandbox, crawl, database_disk):
+    database = database_disk / "shop.db"
+    result = crawl("shop", args=shop_args(sandbox), env=sandbox.env(),
+                   settings={"ALI1688_QPS": "200", "ALI1688_DB_URL": f"sqlite:///{database}"})
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.stats["finish_reason"] == "ali1688_db_error"
+    assert "Traceback" not in result.log
+    lines = [line for line in result.log.splitlines() if "A database batch of" in line]
+    assert len(lines) == 1 and "full" in lines[0], result.log[-3000:]
+    with sqlite3.connect(database) as db:
+        stored = {row[0] for row in db.execute("SELECT product_id FROM products")}
+    acknowledged = {item["product_id"] for item in result.items}
+    assert stored and acknowledged <= stored
 
 
 def test_a_jobdir_on_a_full_disk_closes_the_crawl_as_failed(sandbox, crawl, full_disk):

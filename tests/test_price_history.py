@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from conftest import REPO
 from helpers import CLI
+from postgres_server import start_postgres_server
 from sqlalchemy import func, select
 
 from ali1688spider.sandbox.process import crawl_environment
@@ -150,7 +153,8 @@ def test_a_failed_batch_stops_the_crawl_and_only_acknowledged_items_are_out(
     assert sorted(p["product_id"] for p in table(db_url, "products")) == sorted(ids)
 
 
-def start_crawl(sandbox, db_url: str, ids: list[str], output, tmp_path) -> subprocess.Popen:
+def start_crawl(sandbox, db_url: str, ids: list[str], output, tmp_path, log=subprocess.DEVNULL) -> subprocess.Popen:
+    """A product crawl of *ids* in batches of 5; its output and log go to *log* (a file)."""
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("\n".join(ids), encoding="utf-8")
     command = [
@@ -159,7 +163,7 @@ def start_crawl(sandbox, db_url: str, ids: list[str], output, tmp_path) -> subpr
     ]
     env = crawl_environment()
     env.update(sandbox.env(ALI1688_DB_URL=db_url, **FAST))
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
 
 
 def stored_count(db_url: str) -> int:
@@ -190,21 +194,40 @@ def is_running(pid: int) -> bool:
         return False
 
 
-def kill_half_way(sandbox, db_url: str, ids: list[str], output: Path, tmp_path: Path, *, victim) -> tuple[int, int]:
-    """Start a crawl of *ids* and SIGKILL ``victim(crawl_pid, writer_pid)`` once 20 products
-    are stored; the crawl's exit status and its writer's pid."""
-    process = start_crawl(sandbox, db_url, ids, output, tmp_path)
+def slow_store(sandbox_factory, db_url: str, history_trigger) -> tuple[object, list[str]]:
+    """A sandbox and 150 of its product ids, with the store's history inserts slowed to 0.1 s a
+    row: each batch's transaction (half a second for 5) stays open long enough to be cut short."""
+    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
+    _, ids = shop_ids(sandbox, 10_000)
+    history_trigger(db_url, delay=0.1)
+    return sandbox, ids[:150]
+
+
+def disrupt_half_way(sandbox, db_url: str, ids: list[str], output: Path, tmp_path: Path, *, disrupt,
+                     log=subprocess.DEVNULL) -> tuple[int, int]:
+    """Start a crawl of *ids* and call ``disrupt(crawl_pid, writer_pid)`` once 20 products are
+    stored; the crawl's exit status and its writer's pid."""
+    process = start_crawl(sandbox, db_url, ids, output, tmp_path, log)
     try:
         while stored_count(db_url) < 20:
-            assert process.poll() is None, "the crawl ended before it could be killed"
+            assert process.poll() is None, "the crawl ended before it could be disrupted"
             time.sleep(0.05)
         writer = writer_process(process.pid)
-        os.kill(victim(process.pid, writer), signal.SIGKILL)
+        disrupt(process.pid, writer)
         process.wait(60)
     finally:
         process.kill()
         process.wait()
     return process.returncode, writer
+
+
+def assert_a_rerun_completes(crawl, sandbox, db_url: str, ids: list[str], history_trigger, stored: int):
+    """With the store fast again, the same crawl stores the products the disrupted one did not."""
+    history_trigger(db_url)
+    again = crawl_into(crawl, sandbox, db_url, ids)
+    assert again.returncode == 0, again.log[-3000:]
+    assert again.stats["ali1688/db/products_new"] == len(ids) - stored
+    return again
 
 
 def assert_stored_whole(db_url: str, output: Path, ids: list[str]) -> dict[str, dict]:
@@ -232,14 +255,10 @@ def assert_stored_whole(db_url: str, output: Path, ids: list[str]) -> dict[str, 
 def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
     sandbox_factory, crawl, db_url, history_trigger, tmp_path
 ):
-    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
-    _, ids = shop_ids(sandbox, 10_000)
-    ids = ids[:150]
-    # Slow history inserts keep each batch's transaction open long enough to be cut short
-    # (half a second a batch of 5).
-    history_trigger(db_url, delay=0.1)
+    sandbox, ids = slow_store(sandbox_factory, db_url, history_trigger)
     output = tmp_path / "killed.jsonl"
-    _, writer = kill_half_way(sandbox, db_url, ids, output, tmp_path, victim=lambda crawl, writer: crawl)
+    _, writer = disrupt_half_way(sandbox, db_url, ids, output, tmp_path,
+                                 disrupt=lambda crawl, writer: os.kill(crawl, signal.SIGKILL))
     # The writer dies with the crawl: it commits no batch that nobody can acknowledge any more.
     # (A COMMIT PostgreSQL had received just before may still land: read after it has.)
     time.sleep(0.2)
@@ -253,29 +272,47 @@ def test_a_killed_crawl_keeps_every_acknowledged_item_and_no_half_batch(
     [run] = table(db_url, "crawl_runs")
     assert run["items_stored"] == len(products) and run["finished_at"] is None
 
-    history_trigger(db_url)
-    again = crawl_into(crawl, sandbox, db_url, ids)
-    assert again.returncode == 0, again.log[-3000:]
-    assert again.stats["ali1688/db/products_new"] == len(ids) - len(products)
+    again = assert_a_rerun_completes(crawl, sandbox, db_url, ids, history_trigger, len(products))
     assert again.stats["ali1688/db/products_unchanged"] == len(products)
 
 
 def test_a_killed_database_writer_ends_the_crawl_with_every_acknowledged_item_stored(
     sandbox_factory, crawl, db_url, history_trigger, tmp_path
 ):
-    sandbox = sandbox_factory("--qps", "0", "--latency-ms", "20")
-    _, ids = shop_ids(sandbox, 10_000)
-    ids = ids[:150]
-    history_trigger(db_url, delay=0.03)
+    sandbox, ids = slow_store(sandbox_factory, db_url, history_trigger)
     output = tmp_path / "writer-killed.jsonl"
-    status, _ = kill_half_way(sandbox, db_url, ids, output, tmp_path, victim=lambda crawl, writer: writer)
+    status, _ = disrupt_half_way(sandbox, db_url, ids, output, tmp_path,
+                                 disrupt=lambda crawl, writer: os.kill(writer, signal.SIGKILL))
     assert status == 1
     products = assert_stored_whole(db_url, output, ids)
     [run] = table(db_url, "crawl_runs")
     # The crawl itself closed: the run is marked, with what its writer committed.
     assert run["finish_reason"] == "ali1688_db_error" and run["items_stored"] == len(products)
+    assert_a_rerun_completes(crawl, sandbox, db_url, ids, history_trigger, len(products))
 
-    history_trigger(db_url)
-    again = crawl_into(crawl, sandbox, db_url, ids)
-    assert again.returncode == 0, again.log[-3000:]
-    assert again.stats["ali1688/db/products_new"] == len(ids) - len(products)
+
+def test_postgresql_going_away_mid_crawl_ends_it_in_one_line_and_a_rerun_completes(
+    sandbox_factory, crawl, history_trigger, tmp_path
+):
+    root = Path(tempfile.mkdtemp(prefix="ali1688-pg-outage-"))  # the server runs as postgres
+    server = start_postgres_server(root)
+    try:
+        db_url = server.url(server.create_database())
+        sandbox, ids = slow_store(sandbox_factory, db_url, history_trigger)
+        output, log = tmp_path / "outage.jsonl", tmp_path / "outage.log"
+        with log.open("wb") as handle:
+            status, _ = disrupt_half_way(sandbox, db_url, ids, output, tmp_path, log=handle,
+                                         disrupt=lambda crawl, writer: server.stop())
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert status == 1, text[-3000:]
+        assert "Traceback" not in text
+        failures = [line for line in text.splitlines() if "A database batch of" in line]
+        assert len(failures) == 1 and "closing the crawl" in failures[0], text[-3000:]
+        assert "Spider closed (ali1688_db_error)" in text
+
+        server.start()
+        products = assert_stored_whole(db_url, output, ids)
+        assert_a_rerun_completes(crawl, sandbox, db_url, ids, history_trigger, len(products))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

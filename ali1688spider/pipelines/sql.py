@@ -372,7 +372,9 @@ class SqlPipeline:
             logger.debug("The failed batch's error", exc_info=exc)
             close_crawl(self.crawler, DB_ERROR, message, len(waiters), describe_error(exc))
         else:
-            logger.error(message, len(waiters), describe_error(exc))
+            # Batches already on their way when the first failed (a database gone fails them
+            # all): the first's line has said it and closes the crawl; these count as not stored.
+            logger.debug(message, len(waiters), describe_error(exc))
 
     def _downloading(self) -> bool:
         """Whether a call is in flight (or waits for its grant) in the downloader."""
