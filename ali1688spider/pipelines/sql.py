@@ -318,11 +318,11 @@ class SqlPipeline:
         in flight (no more items can come sooner than a round trip: the crawl's last items do
         not wait for the timer)."""
         loop = asyncio.get_running_loop()
-        if self._timer is None or (self._timer.when() > loop.time() and not self._downloading()):
+        downloading = self._downloading()
+        if self._timer is None or (not downloading and self._timer.when() > loop.time()):
             if self._timer is not None:
                 self._timer.cancel()
-            delay = self.flush_seconds if self._downloading() else 0.0
-            self._timer = loop.call_later(delay, self._flush)
+            self._timer = loop.call_later(self.flush_seconds if downloading else 0.0, self._flush)
         waiter = loop.create_future()
         self._waiters.append(waiter)
         return waiter
