@@ -151,6 +151,20 @@ def test_a_suspect_listed_again_is_cleared(store, make_product):
     assert (third.changes, third.suspects) == ([], 1)
 
 
+def test_a_suspect_stored_again_after_the_listing_began_and_listed_is_cleared(store, make_product):
+    """The database leaves out what changed after a listing began, but never a suspect the
+    listing may clear."""
+    ids = shop_of(store, make_product)
+    run = store.start_run("shop", T0)
+    assert settle(store, run, listing(ids[:9]), gone=(), max_share=0.2, at=T0).suspects == 1
+    changed = make_product(product_id=ids[9], title="a new title", crawled_at="2030-01-01T00:00:00+00:00")
+    store.write(store.start_run("shop", T0), [product_record(changed)])
+    assert settle(store, run, listing(ids), gone=(), max_share=0.2, at=T0).suspects == 0
+    with store.engine.connect() as connection:
+        row = connection.execute(select(schema.products).where(schema.products.c.product_id == ids[9])).one()
+    assert row.suspected_at is None and row.changed_at > LISTED
+
+
 def test_the_details_word_removes_at_once(store, make_product):
     ids = shop_of(store, make_product)
     settled = settle(store, store.start_run("shop", T0), listing(ids[:9]), gone={ids[9]}, max_share=0.2, at=T0)
