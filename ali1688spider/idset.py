@@ -4,14 +4,13 @@ Product ids are decimal digit strings (1688 offer ids look like ``646942518819``
 them costs about 90 bytes an id (the string object and the set's slot); the ledger, the dedupe
 pipeline and the crash guard each keep one per product. ``ProductIdSet`` keeps a canonical id
 (ASCII digits, no leading zero, below 2**64) as an unsigned 64-bit number in a sorted
-``array``, with the latest additions in a small buffer merged in once it outgrows an eighth of
-the array (so the merges cost O(n) over a crawl). Any other string is kept as it is, so the set
+``array``, with the latest additions in a small buffer merged in, in place, once it outgrows a
+32nd of the array. Any other string is kept as it is, so the set
 answers exactly like a ``set[str]``.
 """
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from bisect import bisect_left
 from collections.abc import Set as AbstractSet
@@ -22,8 +21,10 @@ if TYPE_CHECKING:
 
 #: Numbers below this fit an ``array("Q")`` item (unsigned 64 bits).
 _LIMIT = 1 << 64
-#: The buffer is merged into the sorted array past max(this, len(array) / 8) ids.
+#: The buffer is merged into the sorted array past max(_MIN_BUFFER, len(array) >> _BUFFER_SHIFT)
+#: ids: a buffered id costs about 60 bytes, a merged one 8.
 _MIN_BUFFER = 4096
+_BUFFER_SHIFT = 5
 
 
 def _as_number(product_id: object) -> int | None:
@@ -71,12 +72,26 @@ class ProductIdSet(AbstractSet[str]):
         if self._has(number):
             return False
         self._recent.add(number)
-        if len(self._recent) > max(_MIN_BUFFER, len(self._sorted) >> 3):
+        if len(self._recent) > max(_MIN_BUFFER, len(self._sorted) >> _BUFFER_SHIFT):
             self._merge()
         return True
 
     def _merge(self) -> None:
-        self._sorted = array("Q", heapq.merge(self._sorted, sorted(self._recent)))
+        # In place, from the end: the array grows by the buffer's size, and each run of it
+        # moves up (memory to memory, no copy in between) past the recent ids that sort above
+        # it, so a merge never holds the array twice, and its Python work is per recent id.
+        recent = sorted(self._recent)
+        ids = self._sorted
+        end = len(ids)
+        ids.extend(array("Q", [0]) * len(recent))
+        top = len(ids)
+        with memoryview(ids) as view:
+            for number in reversed(recent):
+                place = bisect_left(ids, number, 0, end)
+                view[top - (end - place) : top] = view[place:end]
+                top -= end - place + 1
+                view[top] = number
+                end = place
         self._recent.clear()
 
     def __len__(self) -> int:
