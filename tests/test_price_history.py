@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -154,12 +155,14 @@ def test_a_failed_batch_stops_the_crawl_and_only_acknowledged_items_are_out(
 
 
 def start_crawl(sandbox, db_url: str, ids: list[str], output, tmp_path, log=subprocess.DEVNULL) -> subprocess.Popen:
-    """A product crawl of *ids* in batches of 5; its output and log go to *log* (a file)."""
+    """A product crawl of *ids* in batches of 5 through the writer process from the first;
+    its output and log go to *log* (a file)."""
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("\n".join(ids), encoding="utf-8")
     command = [
         sys.executable, "-m", "scrapy", "crawl", "product", "-a", f"ids_file={ids_file}", "-O", str(output),
-        "-s", "ALI1688_DB_BATCH_SIZE=5", "-s", "CONCURRENT_REQUESTS=4", "-s", "LOG_LEVEL=INFO",
+        "-s", "ALI1688_DB_BATCH_SIZE=5", "-s", "ALI1688_DB_WRITER_AFTER=0", "-s", "CONCURRENT_REQUESTS=4",
+        "-s", "LOG_LEVEL=INFO",
     ]
     env = crawl_environment()
     env.update(sandbox.env(ALI1688_DB_URL=db_url, **FAST))
@@ -192,6 +195,32 @@ def is_running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+WRITER_STARTED = re.compile(r"Storing through a writer process from item (\d+) on")
+
+
+def test_a_crawl_hands_its_batches_to_the_writer_process_past_the_setting_and_stores_each_once(
+    sandbox_factory, crawl, db_url
+):
+    """Small crawls write from the worker thread; past ALI1688_DB_WRITER_AFTER the writer
+    process takes the batches that follow, and every product is stored once, as acknowledged."""
+    sandbox = sandbox_factory("--qps", "0")
+    _, ids = shop_ids(sandbox, 10_000)
+    assert len(ids) >= 120
+    small = crawl_into(crawl, sandbox, db_url, ids[:30])
+    assert small.returncode == 0, small.log[-3000:]
+    assert not WRITER_STARTED.search(small.log) and small.stats["ali1688/db/stored"] == 30
+
+    handed = crawl_into(crawl, sandbox, db_url, ids[:120], ALI1688_DB_WRITER_AFTER="40")
+    assert handed.returncode == 0, handed.log[-3000:]
+    started = WRITER_STARTED.search(handed.log)
+    assert started and 1 < int(started[1]) <= 41, handed.log[-3000:]
+    assert handed.stats["ali1688/db/stored"] == 120
+    stored = table(db_url, "products")
+    assert sorted(p["product_id"] for p in stored) == sorted(ids[:120])
+    assert sorted(p["product_id"] for p in stored if p["first_run_id"] == handed.stats["ali1688/db/run_id"]) \
+        == sorted(ids[30:120])
 
 
 def slow_store(sandbox_factory, db_url: str, history_trigger) -> tuple[object, list[str]]:

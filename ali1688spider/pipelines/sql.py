@@ -1,11 +1,12 @@
 """Stores products (with SKUs, tiers and price history) and categories in ``ALI1688_DB_URL``.
 
 Items are collected into batches of ``ALI1688_DB_BATCH_SIZE`` (or whatever arrived within
-``ALI1688_DB_FLUSH_SECONDS``) and each batch is written in one transaction by the crawl's
-database writer process (``storage.writer``), handed over by a single worker thread: the
-reactor never waits on the database, the store's work runs on another core, and the next
-batch fills while the last one commits. The rest (opening, removals, the run's record) runs
-in that worker thread.
+``ALI1688_DB_FLUSH_SECONDS``) and each batch is written in one transaction by a single worker
+thread: the reactor never waits on the database, and the next batch fills while the last one
+commits. Past ``ALI1688_DB_WRITER_AFTER`` items that thread hands the batches to the crawl's
+database writer process (``storage.writer``), so a big crawl's store work runs on another core
+instead of taking turns with the reactor for the interpreter lock. The rest (opening, removals,
+the run's record) runs in the worker thread.
 
 Acknowledged means committed: a product leaves this pipeline — reaches the feed exports, the
 ``item_scraped`` signal and ``item_scraped_count`` — only after the transaction holding it has
@@ -65,6 +66,8 @@ logger = logging.getLogger(__name__)
 class SqlSettings:
     batch_size: int
     flush_seconds: float
+    #: Items written from the worker thread before the writer process takes over.
+    writer_after: int
     detect_changes: bool
     #: Suspects get a detail call (``ALI1688_REMOVAL_PROOF=detail``).
     proof_by_detail: bool
@@ -86,6 +89,7 @@ def sql_settings(settings: Mapping[str, Any]) -> SqlSettings:
     return SqlSettings(
         batch_size=get_int(settings, "ALI1688_DB_BATCH_SIZE", minimum=1),
         flush_seconds=get_float(settings, "ALI1688_DB_FLUSH_SECONDS", minimum=0.01),
+        writer_after=get_int(settings, "ALI1688_DB_WRITER_AFTER", minimum=0),
         detect_changes=get_choice(settings, "ALI1688_DB_CHANGES", ("on", "off")) == "on",
         proof_by_detail=get_choice(settings, "ALI1688_REMOVAL_PROOF", ("detail", "listings")) == "detail",
         removal_max_share=share,
@@ -115,6 +119,9 @@ class SqlPipeline:
         self._proofs_asked = False
         self.store: Store | None = None
         self.writer: WriterProcess | None = None
+        #: Items handed to the worker thread so far (it starts the writer process past
+        #: ``writer_after``).
+        self._handed = 0
         self.run_id: int | None = None
         self.executor: ThreadPoolExecutor | None = None
         self.error: str | None = None
@@ -140,7 +147,6 @@ class SqlPipeline:
         from sqlalchemy.exc import SQLAlchemyError
 
         from ali1688spider.storage.store import StorageError, Store
-        from ali1688spider.storage.writer import WriterProcess
 
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ali1688-db")
         try:
@@ -148,7 +154,6 @@ class SqlPipeline:
             version = await self._in_thread(self.store.open)
             spider = self.crawler.spider.name if self.crawler.spider else "?"
             self.run_id = await self._in_thread(self.store.start_run, spider, _now())
-            self.writer = WriterProcess(self.url, detect_changes=self.changes is not None)
         except (StorageError, SQLAlchemyError, OSError) as exc:
             self.error = describe_error(exc)
             self.crawler.stats.set_value("ali1688/db/error", self.error)
@@ -340,12 +345,26 @@ class SqlPipeline:
         if self.error is not None:
             release_in_steps(waiters, self.error, paced=self._paced)
             return
-        write = asyncio.get_running_loop().run_in_executor(
-            self.executor, self.writer.write, self.run_id, products, categories
-        )
+        write = asyncio.get_running_loop().run_in_executor(self.executor, self._write, products, categories)
         self._writes.add(write)
         ids = [product["product_id"] for product in products]
         write.add_done_callback(lambda done: self._written(done, waiters, ids))
+
+    def _write(self, products: list[dict[str, Any]], categories: list[dict[str, Any]]) -> BatchResult:
+        """Write one batch, in the worker thread: the crawl's first ``writer_after`` items
+        here, the rest through the writer process, started here so that it takes the batches
+        in their order. (Linux tells the writer its parent died when this thread ends, and
+        ``spider_closed`` closes the writer first.)"""
+        from ali1688spider.storage.writer import WriterProcess, write_batch
+
+        self._handed += len(products) + len(categories)
+        if self.writer is None and self._handed > self.settings.writer_after:
+            logger.info("Storing through a writer process from item %d on (ALI1688_DB_WRITER_AFTER=%d)",
+                        self._handed - len(products) - len(categories) + 1, self.settings.writer_after)
+            self.writer = WriterProcess(self.url, detect_changes=self.changes is not None)
+        if self.writer is not None:
+            return self.writer.write(self.run_id, products, categories)
+        return write_batch(self.store, self.run_id, products, categories)
 
     def _written(self, done: asyncio.Future[BatchResult], waiters: list[asyncio.Future[str | None]],
                  ids: list[str]) -> None:

@@ -33,7 +33,7 @@ from ali1688spider.storage.errors import StorageError, describe_error
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ali1688spider.storage.store import BatchResult
+    from ali1688spider.storage.store import BatchResult, Store
 
 #: The child's program: ``main`` of this module, imported from the package root it is given.
 _CHILD = f"import sys; sys.path.insert(0, sys.argv[1]); from {__name__} import main; main()"
@@ -111,10 +111,18 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
+def write_batch(
+    store: Store, run_id: int, products: Sequence[Mapping[str, Any]], categories: Sequence[Mapping[str, Any]]
+) -> BatchResult:
+    """``Store.write`` of a batch as the crawl hands it over (product items as dicts)."""
+    from ali1688spider.storage.records import product_record
+
+    return store.write(run_id, [product_record(item) for item in products], categories)
+
+
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     """Answer each batch of *requests* with ``(failed, BatchResult or error text)``, in order,
     until the input ends."""
-    from ali1688spider.storage.records import product_record
     from ali1688spider.storage.store import Store
 
     url, detect_changes = pickle.load(requests)
@@ -127,7 +135,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         try:
             if store is None:
                 store = Store(url, detect_changes=detect_changes)
-            answer = (False, store.write(run_id, [product_record(item) for item in products], categories))
+            answer = (False, write_batch(store, run_id, products, categories))
         except Exception as exc:  # noqa: BLE001 - every failure is the batch's, told to the crawl
             answer = (True, describe_error(exc))
         pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
