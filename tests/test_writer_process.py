@@ -70,6 +70,15 @@ def test_a_writer_that_ended_fails_this_batch_and_every_later_one(writer, run, m
             writer.write(run, [product(make_product, 0)])
 
 
+def test_a_writer_that_could_not_start_fails_every_batch_with_why(monkeypatch, run, make_product, db_url):
+    monkeypatch.setattr("sys.executable", "/nonexistent/python")
+    writer = WriterProcess(db_url, detect_changes=True)
+    for _ in range(2):
+        with pytest.raises(StorageError, match=r"^the database writer process could not start \(.*nonexistent"):
+            writer.write(run, [product(make_product, 0)])
+    writer.close()
+
+
 def test_a_ctrl_c_to_the_whole_group_leaves_the_writer_committing(writer, run, make_product):
     """Ctrl-C in a terminal reaches every process of the group; the crawl's graceful close
     still commits its last batches through the writer."""

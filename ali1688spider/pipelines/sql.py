@@ -32,6 +32,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +120,7 @@ class SqlPipeline:
         self._proofs_asked = False
         self.store: Store | None = None
         self.writer: WriterProcess | None = None
-        #: Items handed to the worker thread so far (it starts the writer process past
+        #: Items handed to the worker thread so far (the writer process starts past
         #: ``writer_after``).
         self._handed = 0
         self.run_id: int | None = None
@@ -345,26 +346,27 @@ class SqlPipeline:
         if self.error is not None:
             release_in_steps(waiters, self.error, paced=self._paced)
             return
-        write = asyncio.get_running_loop().run_in_executor(self.executor, self._write, products, categories)
+        write = asyncio.get_running_loop().run_in_executor(
+            self.executor, self._writing(len(waiters)), self.run_id, products, categories
+        )
         self._writes.add(write)
         ids = [product["product_id"] for product in products]
         write.add_done_callback(lambda done: self._written(done, waiters, ids))
 
-    def _write(self, products: list[dict[str, Any]], categories: list[dict[str, Any]]) -> BatchResult:
-        """Write one batch, in the worker thread: the crawl's first ``writer_after`` items
-        here, the rest through the writer process, started here so that it takes the batches
-        in their order. (Linux tells the writer its parent died when this thread ends, and
-        ``spider_closed`` closes the writer first.)"""
+    def _writing(self, items: int) -> Callable[..., BatchResult]:
+        """What writes the next batch of *items* in the worker thread: the crawl's first
+        ``writer_after`` items are written there, the rest by the writer process, started
+        once (the worker thread takes the batches in their order, whichever writes them)."""
         from ali1688spider.storage.writer import WriterProcess, write_batch
 
-        self._handed += len(products) + len(categories)
+        self._handed += items
         if self.writer is None and self._handed > self.settings.writer_after:
             logger.info("Storing through a writer process from item %d on (ALI1688_DB_WRITER_AFTER=%d)",
-                        self._handed - len(products) - len(categories) + 1, self.settings.writer_after)
+                        self._handed - items + 1, self.settings.writer_after)
             self.writer = WriterProcess(self.url, detect_changes=self.changes is not None)
         if self.writer is not None:
-            return self.writer.write(self.run_id, products, categories)
-        return write_batch(self.store, self.run_id, products, categories)
+            return self.writer.write
+        return partial(write_batch, self.store)
 
     def _written(self, done: asyncio.Future[BatchResult], waiters: list[asyncio.Future[str | None]],
                  ids: list[str]) -> None:

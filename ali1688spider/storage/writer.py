@@ -52,12 +52,19 @@ class WriterProcess:
         # crawl did.
         package_root = str(Path(ali1688spider.__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, package_root, str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-        )
         self.failure: str | None = None
-        self._send((url, detect_changes))
+        try:
+            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, package_root, str(os.getpid())],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            )
+        except OSError as exc:  # every batch fails with this
+            self.process, self.failure = None, f"the database writer process could not start ({exc})"
+            return
+        try:
+            self._send((url, detect_changes))
+        except StorageError:  # ended at once: the first batch fails with why
+            pass
 
     def write(
         self, run_id: int, products: Sequence[Mapping[str, Any]] = (), categories: Sequence[Mapping[str, Any]] = ()
@@ -76,6 +83,8 @@ class WriterProcess:
     def close(self) -> None:
         """End the child's input and wait for it (it commits nothing more: every batch sent
         has been answered)."""
+        if self.process is None:
+            return
         try:
             self.process.stdin.close()
         except OSError:
