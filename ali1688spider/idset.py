@@ -5,8 +5,8 @@ them costs about 90 bytes an id (the string object and the set's slot); the ledg
 pipeline and the crash guard each keep one per product. ``ProductIdSet`` keeps a canonical id
 (ASCII digits, no leading zero, below 2**64) as an unsigned 64-bit number in a sorted
 ``array``, with the latest additions in a small buffer merged in, in place, once it outgrows a
-32nd of the array. Any other string is kept as it is, so the set
-answers exactly like a ``set[str]``.
+32nd of the array. Any other string is kept as it is, so the set answers exactly like a
+``set[str]``.
 """
 
 from __future__ import annotations
