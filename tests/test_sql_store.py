@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import category_row, product_record
-from ali1688spider.storage.store import StorageError, Store, make_engine
+from ali1688spider.storage.store import WAL_CHECKPOINT_PAGES, StorageError, Store, make_engine
 
 T0 = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
 
@@ -188,6 +188,13 @@ def test_sqlite_commits_to_its_write_ahead_log_without_a_sync_each(tmp_path):
     with make_engine(f"sqlite:///{tmp_path / 'ali1688.db'}").connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL
+
+
+def test_a_sqlite_writer_checkpoints_its_log_less_often_than_a_reader(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ali1688.db'}"
+    for writer, pages in ((True, WAL_CHECKPOINT_PAGES), (False, 1000)):  # 1000: SQLite's default
+        with make_engine(url, writer=writer).connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == pages
 
 
 def test_the_database_url_is_logged_without_its_password(sandbox, crawl, postgres_url):

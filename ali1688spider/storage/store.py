@@ -88,10 +88,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+#: WAL pages a SQLite writer lets accumulate before it copies them into the database file
+#: (SQLite's default is 1,000, about 4 MB). A batch dirties index pages all over a large
+#: file; checkpointing ten times less often writes each hot page back once instead of many
+#: times: a writer storing 150,000 listing entries took 0.81 x the wall time, 0.88 x the CPU.
+#: The WAL file then grows to about 40 MB during a crawl.
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def make_engine(url: str, *, writer: bool = True) -> Engine:
     """An engine for *url*. On SQLite: WAL (readers such as ``ali1688 report`` do not block
-    the crawl) with ``synchronous=NORMAL`` and, for a *writer*, ``BEGIN IMMEDIATE`` so a batch never fails half-way on
-    a lock upgrade when two processes share one file."""
+    the crawl) with ``synchronous=NORMAL`` and, for a *writer*, ``BEGIN IMMEDIATE`` so a batch
+    never fails half-way on a lock upgrade when two processes share one file, and checkpoints
+    every ``WAL_CHECKPOINT_PAGES``."""
     parsed = database_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
@@ -119,6 +128,8 @@ def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
         # at one fsync per batch).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if writer:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
