@@ -21,7 +21,7 @@ from _common import REPO, RESULTS, format_value
 
 BENCHMARKS = (
     "rate_utilization", "pacing", "call_economy", "overhead", "memory", "faults", "cache", "changes",
-    "false_removals", "analysis", "monitoring_economy", "planner_bound", "distributed",
+    "false_removals", "analysis", "monitoring_economy", "planner_bound", "distributed", "sqlite_writer",
 )
 #: Benchmarks that write more than one results file (``analysis.py`` writes the history
 #: overhead apart, as ``--skip-space-speed`` measures it alone; ``memory.py`` the

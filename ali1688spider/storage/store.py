@@ -90,9 +90,9 @@ def _json(value: Any) -> str:
 
 #: WAL pages a SQLite writer lets accumulate before it copies them into the database file
 #: (SQLite's default is 1,000, about 4 MB). A batch dirties index pages all over a large
-#: file; checkpointing ten times less often writes each hot page back once instead of many
-#: times: a writer storing 150,000 listing entries took 0.81 x the wall time, 0.88 x the CPU.
-#: The WAL file then grows to about 40 MB during a crawl.
+#: file; checkpointing ten times less often writes (and syncs) each hot page back once instead
+#: of many times: storing 150,000 listing entries took 0.81 to 0.89 x the wall time
+#: (``bench/sqlite_writer.py``). The WAL file then grows to about 40 MB during a crawl.
 WAL_CHECKPOINT_PAGES = 10_000
 
 
