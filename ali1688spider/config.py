@@ -159,8 +159,9 @@ SETTINGS: tuple[Setting, ...] = (
                 "short: a response's items wait for their commit, and Scrapy hands the downloader "
                 "new requests as responses finish, so a long wait leaves the call rate unused."),
         Setting("ALI1688_DB_WRITER_AFTER", 1000,
-                "Items a crawl stores from its own worker thread before it starts a writer process "
-                "for the rest (``storage.writer``: the store's work on another core). A small crawl "
+                "Items a crawl stores from its own worker thread at most: the batch that passes it "
+                "and the rest go to a writer process the crawl then starts (``storage.writer``: the "
+                "store's work on another core). A small crawl "
                 "spares that process's start (about 0.4 s of CPU); 0 starts it for the first batch."),
         Setting("ALI1688_DB_CHANGES", "on",
                 "``on``: each batch also records what changed about its products (the change feed, "

@@ -62,9 +62,11 @@ def test_a_database_on_a_full_disk_closes_the_crawl_as_failed_and_keeps_what_it_
         sandbox, crawl, database_disk):
     database = database_disk / "shop.db"
     result = crawl("shop", args=shop_args(sandbox), env=sandbox.env(),
-                   settings={"ALI1688_QPS": "200", "ALI1688_DB_URL": f"sqlite:///{database}"})
+                   settings={"ALI1688_QPS": "200", "ALI1688_DB_URL": f"sqlite:///{database}",
+                             "ALI1688_DB_WRITER_AFTER": "0"})
     assert result.returncode == 1, result.log[-3000:]
     assert result.stats["finish_reason"] == "ali1688_db_error"
+    assert result.stats.get("ali1688/db/stored_by_writer_process"), "the writer process stored nothing"
     assert "Traceback" not in result.log
     lines = [line for line in result.log.splitlines() if "A database batch of" in line]
     assert len(lines) == 1 and "full" in lines[0], result.log[-3000:]

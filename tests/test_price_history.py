@@ -211,12 +211,15 @@ def test_a_crawl_hands_its_batches_to_the_writer_process_past_the_setting_and_st
     small = crawl_into(crawl, sandbox, db_url, ids[:30])
     assert small.returncode == 0, small.log[-3000:]
     assert not WRITER_STARTED.search(small.log) and small.stats["ali1688/db/stored"] == 30
+    assert "ali1688/db/stored_by_writer_process" not in small.stats
 
     handed = crawl_into(crawl, sandbox, db_url, ids[:120], ALI1688_DB_WRITER_AFTER="40")
     assert handed.returncode == 0, handed.log[-3000:]
     started = WRITER_STARTED.search(handed.log)
     assert started and 1 < int(started[1]) <= 41, handed.log[-3000:]
     assert handed.stats["ali1688/db/stored"] == 120
+    # The thread stored the items before the one that started the writer, the writer the rest.
+    assert handed.stats["ali1688/db/stored_by_writer_process"] == 120 - (int(started[1]) - 1)
     stored = table(db_url, "products")
     assert sorted(p["product_id"] for p in stored) == sorted(ids[:120])
     assert sorted(p["product_id"] for p in stored if p["first_run_id"] == handed.stats["ali1688/db/run_id"]) \

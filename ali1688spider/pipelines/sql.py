@@ -175,7 +175,7 @@ class SqlPipeline:
                 # whose prices feed reports and history, does not.
                 self.crawler.stats.inc_value("ali1688/db/skipped_invalid")
                 return item
-            self._products.append(dict(item))  # the writer process makes its record
+            self._products.append(dict(item))  # whoever stores the batch makes its record
         elif item.get("category_id"):
             self._categories.append(category_row(item))
         else:
@@ -346,35 +346,37 @@ class SqlPipeline:
         if self.error is not None:
             release_in_steps(waiters, self.error, paced=self._paced)
             return
+        from ali1688spider.storage.writer import write_batch
+
+        writer = self._writer_for(len(waiters))
         write = asyncio.get_running_loop().run_in_executor(
-            self.executor, self._writing(len(waiters)), self.run_id, products, categories
+            self.executor, writer.write if writer is not None else partial(write_batch, self.store),
+            self.run_id, products, categories,
         )
         self._writes.add(write)
         ids = [product["product_id"] for product in products]
-        write.add_done_callback(lambda done: self._written(done, waiters, ids))
+        write.add_done_callback(lambda done: self._written(done, waiters, ids, by_process=writer is not None))
 
-    def _writing(self, items: int) -> Callable[..., BatchResult]:
-        """What writes the next batch of *items* in the worker thread: the crawl's first
-        ``writer_after`` items are written there, the rest by the writer process, started
-        once (the worker thread takes the batches in their order, whichever writes them)."""
-        from ali1688spider.storage.writer import WriterProcess, write_batch
+    def _writer_for(self, items: int) -> WriterProcess | None:
+        """The writer process that stores the next batch of *items*, started once the items
+        handed over pass ``writer_after`` (None: the worker thread stores it itself). The
+        worker thread takes the batches in their order, whichever stores them."""
+        from ali1688spider.storage.writer import WriterProcess
 
         self._handed += items
         if self.writer is None and self._handed > self.settings.writer_after:
             logger.info("Storing through a writer process from item %d on (ALI1688_DB_WRITER_AFTER=%d)",
                         self._handed - items + 1, self.settings.writer_after)
             self.writer = WriterProcess(self.url, detect_changes=self.changes is not None)
-        if self.writer is not None:
-            return self.writer.write
-        return partial(write_batch, self.store)
+        return self.writer
 
     def _written(self, done: asyncio.Future[BatchResult], waiters: list[asyncio.Future[str | None]],
-                 ids: list[str]) -> None:
+                 ids: list[str], *, by_process: bool) -> None:
         """The batch committed (its items go on, a step at a time) or failed (they are dropped)."""
         self._writes.discard(done)
         exc = done.exception()
         if exc is None:
-            self._count(done.result())
+            self._count(done.result(), by_process=by_process)
             if self.changes is not None:
                 self.changes.publish(done.result().changes)
             guard = crash_guard_for(self.crawler)
@@ -406,9 +408,11 @@ class SqlPipeline:
         """Whether committed items go on in steps (``gateway.stepping``): a call waits for its grant."""
         return waiting_for_grant(self.crawler)
 
-    def _count(self, result: BatchResult) -> None:
+    def _count(self, result: BatchResult, *, by_process: bool) -> None:
         stats = self.crawler.stats
         stats.inc_value("ali1688/db/batches")
+        if by_process and result.stored:
+            stats.inc_value("ali1688/db/stored_by_writer_process", result.stored)
         for name in ("stored", "new", "changed", "unchanged", "price_changes", "categories"):
             value = getattr(result, name)
             if value:

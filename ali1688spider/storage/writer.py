@@ -44,7 +44,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 class WriterProcess:
-    """A ``Store`` of *url* in a child process that writes batches; use it from one thread."""
+    """A ``Store`` of *url* in a child process that writes batches; send them from one thread
+    at a time (the crawl's worker thread: each waits for its answer)."""
 
     def __init__(self, url: str, *, detect_changes: bool) -> None:
         # The child imports this very package, ahead of one that may sit in the working
