@@ -4,11 +4,13 @@ change records, what is not a change, removals, and the migration of a version-1
 from __future__ import annotations
 
 import copy
+import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import MetaData, Table, select, text
 
+from ali1688spider.idset import ProductIdSet
 from ali1688spider.monitoring.changes import KINDS
 from ali1688spider.storage import schema
 from ali1688spider.storage.records import product_record
@@ -128,6 +130,24 @@ def test_an_absent_product_is_a_suspect_then_removed_by_a_second_complete_listin
     with store.engine.connect() as connection:
         row = connection.execute(select(schema.products).where(schema.products.c.product_id == ids[9])).one()
     assert row.removed_at is None and row.removed_run_id is None
+
+
+def test_a_listing_held_in_a_compact_id_set_past_its_merges_suspects_exactly_the_absent(store, make_product):
+    """The ledger keeps a shop's listed ids in a ``ProductIdSet``: past 4,096 ids most sit in
+    its merged array and the latest in its buffer. Both must answer for the verdict."""
+    ids = shop_of(store, make_product, count=5000)
+    absent = {ids[0], ids[2500], ids[-1]}
+    listed = ProductIdSet()
+    for product_id in random.Random(7).sample(ids, len(ids)):  # shuffled: merges into the middle
+        if product_id not in absent:
+            listed.add(product_id)
+    scope = ListingScope("seller_open_id", SAMPLE["seller_open_id"], listed, set().__contains__, LISTED)
+    settled = settle(store, store.start_run("shop", T0), scope, gone=(), max_share=0.2, at=T0 + timedelta(hours=1))
+    assert (settled.suspects, settled.withheld) == (3, None)
+    with store.engine.connect() as connection:
+        suspected = connection.execute(
+            select(schema.products.c.product_id).where(schema.products.c.suspected_at.is_not(None))).scalars()
+        assert set(suspected) == absent
 
 
 def test_listings_of_several_shops_are_settled_together_each_on_its_own_shop(store, make_product):

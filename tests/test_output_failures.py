@@ -2,8 +2,9 @@
 a damaged or unwritable JOBDIR.
 
 The full disk is a real one: a small tmpfs the test mounts (root only; elsewhere those tests
-skip, saying why). A database on a full disk (its writer process's batch fails) ends the crawl
-as a database failure, with every product already in the feed stored.
+skip, saying why). A database on a full disk (a batch fails, in the writer process or the
+worker thread) ends the crawl as a database failure, with every product already in the feed
+stored.
 """
 
 from __future__ import annotations
@@ -58,15 +59,16 @@ def test_a_feed_on_a_full_disk_closes_the_crawl_as_failed(sandbox, crawl, full_d
     assert result.stats["ali1688/feed/items_not_written"] > 0
 
 
+@pytest.mark.parametrize("by_process", [True, False], ids=["writer-process", "worker-thread"])
 def test_a_database_on_a_full_disk_closes_the_crawl_as_failed_and_keeps_what_it_acknowledged(
-        sandbox, crawl, database_disk):
+        sandbox, crawl, database_disk, by_process):
     database = database_disk / "shop.db"
     result = crawl("shop", args=shop_args(sandbox), env=sandbox.env(),
                    settings={"ALI1688_QPS": "200", "ALI1688_DB_URL": f"sqlite:///{database}",
-                             "ALI1688_DB_WRITER_AFTER": "0"})
+                             "ALI1688_DB_WRITER_AFTER": "0" if by_process else "1000000"})
     assert result.returncode == 1, result.log[-3000:]
     assert result.stats["finish_reason"] == "ali1688_db_error"
-    assert result.stats.get("ali1688/db/stored_by_writer_process"), "the writer process stored nothing"
+    assert bool(result.stats.get("ali1688/db/stored_by_writer_process")) == by_process, "stored by the wrong path"
     assert "Traceback" not in result.log
     lines = [line for line in result.log.splitlines() if "A database batch of" in line]
     assert len(lines) == 1 and "full" in lines[0], result.log[-3000:]
