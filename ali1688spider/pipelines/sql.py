@@ -50,6 +50,7 @@ from ali1688spider.pipelines.validate import is_valid
 from ali1688spider.reporting.ledger import ledger_for
 from ali1688spider.storage.errors import describe_error
 from ali1688spider.storage.records import category_row
+from ali1688spider.storage.writer import WriterProcess, write_batch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ali1688spider.storage.store import BatchResult, Settlement, Store
-    from ali1688spider.storage.writer import WriterProcess
 
 logger = logging.getLogger(__name__)
 
@@ -346,8 +346,6 @@ class SqlPipeline:
         if self.error is not None:
             release_in_steps(waiters, self.error, paced=self._paced)
             return
-        from ali1688spider.storage.writer import write_batch
-
         writer = self._writer_for(len(waiters))
         write = asyncio.get_running_loop().run_in_executor(
             self.executor, writer.write if writer is not None else partial(write_batch, self.store),
@@ -361,8 +359,6 @@ class SqlPipeline:
         """The writer process that stores the next batch of *items*, started once the items
         handed over pass ``writer_after`` (None: the worker thread stores it itself). The
         worker thread takes the batches in their order, whichever stores them."""
-        from ali1688spider.storage.writer import WriterProcess
-
         self._handed += items
         if self.writer is None and self._handed > self.settings.writer_after:
             logger.info("Storing through a writer process from item %d on (ALI1688_DB_WRITER_AFTER=%d)",
